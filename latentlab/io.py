@@ -1,0 +1,43 @@
+"""Atomic file writes: a crash never leaves a half-written file where a finished one is expected."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; when the block ends without error, rename it onto
+    ``path`` (readable by all, as a normal file). On error the temporary file is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".part")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: str | Path, obj, **kwargs) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, **kwargs))
+    return Path(path)
+
+
+def save_npz(path: str | Path, compress: bool = True, **arrays) -> Path:
+    """Write arrays to a ``.npz`` at ``path`` atomically."""
+    with atomic_path(path, suffix=".npz") as tmp:
+        (np.savez_compressed if compress else np.savez)(tmp, **arrays)
+    return Path(path)

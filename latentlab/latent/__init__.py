@@ -1,0 +1,8 @@
+"""Latent-space analysis: samplers, paths and projections over codes (n, d)."""
+
+from latentlab.latent.paths import convex_combinations, pairwise_paths
+from latentlab.latent.projection import PCA, components_for_variance, pca
+from latentlab.latent.samplers import ClassGaussian, ClassGMM, gmm_sweep, sample_per_class
+
+__all__ = ["PCA", "ClassGMM", "ClassGaussian", "components_for_variance", "convex_combinations",
+           "gmm_sweep", "pairwise_paths", "pca", "sample_per_class"]

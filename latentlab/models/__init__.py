@@ -1,0 +1,8 @@
+"""Model builders, losses and resumable training."""
+
+from latentlab.models.classifier import build_digit_classifier
+from latentlab.models.dense import ARCHITECTURES, build_dense_autoencoder
+from latentlab.models.losses import LOSSES, get_loss
+from latentlab.models.training import fit
+
+__all__ = ["ARCHITECTURES", "LOSSES", "build_dense_autoencoder", "build_digit_classifier", "fit", "get_loss"]

@@ -1,0 +1,49 @@
+import pytest
+
+from latentlab import config
+from latentlab.errors import ProfileError
+
+
+def test_unknown_profile_names_the_valid_ones(monkeypatch):
+    monkeypatch.setenv("LATENTLAB_PROFILE", "fast")
+    with pytest.raises(ProfileError, match="smoke, cpu, full"):
+        config.resolve_profile()
+
+
+def test_profile_from_environment_and_argument(monkeypatch):
+    monkeypatch.setenv("LATENTLAB_PROFILE", " Smoke ")
+    assert config.resolve_profile() == "smoke"
+    assert config.resolve_profile("full") == "full"
+
+
+def test_default_profile_follows_the_gpu(monkeypatch):
+    monkeypatch.delenv("LATENTLAB_PROFILE", raising=False)
+    monkeypatch.setattr(config, "gpu_count", lambda: 0)
+    assert config.resolve_profile() == "cpu"
+    monkeypatch.setattr(config, "gpu_count", lambda: 2)
+    assert config.resolve_profile() == "full"
+
+
+def test_profiles_change_sizes_not_keys():
+    for notebook, entry in config.NOTEBOOKS.items():
+        keys = {p: set(v) for p, v in entry["profiles"].items()}
+        assert set(keys) == set(config.PROFILES), notebook
+        assert keys["smoke"] == keys["cpu"] == keys["full"], notebook
+
+
+def test_load_gives_sizes_as_attributes_and_creates_outputs(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENTLAB_BUILD", str(tmp_path))
+    cfg = config.load("01", profile="smoke", verbose=False)
+    assert cfg.profile == "smoke" and cfg.out_dir == tmp_path / cfg.stem and cfg.out_dir.is_dir()
+    assert cfg.main_epochs == config.NOTEBOOKS["01"]["profiles"]["smoke"]["main_epochs"]
+    with pytest.raises(AttributeError, match="no setting 'epochz'"):
+        cfg.epochz
+    with pytest.raises(ProfileError, match="Unknown notebook"):
+        config.load("99", profile="smoke", verbose=False)
+
+
+def test_data_dir_follows_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENTLAB_DATA", str(tmp_path))
+    assert config.data_dir() == tmp_path
+    monkeypatch.delenv("LATENTLAB_DATA")
+    assert config.data_dir() == config.project_root() / "data"

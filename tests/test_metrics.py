@@ -1,0 +1,49 @@
+import keras
+import numpy as np
+import pytest
+
+from latentlab import metrics
+from latentlab.errors import ParameterError
+
+
+def test_reconstruction_errors_match_keras(small_mnist):
+    x, _ = small_mnist
+    noisy = np.clip(x[:100] + np.random.default_rng(0).normal(0, 0.1, x[:100].shape), 0, 1).astype(np.float32)
+    errors = metrics.reconstruction_errors(x[:100], noisy)
+    assert errors["mse"] == pytest.approx(float(keras.ops.mean(keras.losses.mean_squared_error(x[:100], noisy))), rel=1e-4)
+    assert errors["bce"] == pytest.approx(float(keras.ops.mean(keras.losses.binary_crossentropy(x[:100], noisy))), rel=1e-3)
+    assert errors["euclidean"] == pytest.approx(784 * errors["mse"], rel=1e-5)
+    with pytest.raises(ParameterError, match="differ in shape"):
+        metrics.reconstruction_errors(x[:10], x[:9])
+
+
+def test_pairwise_bce_equals_the_direct_formula(small_mnist):
+    x, _ = small_mnist
+    targets, candidates = x[:5], np.clip(x[5:305], 0.05, 0.95)
+    got = metrics.pairwise_bce(targets, candidates, chunk=64)
+    direct = np.array([[-(t * np.log(c) + (1 - t) * np.log(1 - c)).mean() for c in candidates] for t in targets])
+    np.testing.assert_allclose(got, direct, rtol=1e-4)
+
+
+def test_nearest_distances_are_exact(small_mnist):
+    x, _ = small_mnist
+    queries, refs = x[:20] + 0.01, x[20:1000]
+    dist, idx = metrics.nearest_distances(queries, refs, chunk=100)
+    brute = np.sqrt(((queries[:, None] - refs[None]) ** 2).sum(-1))
+    np.testing.assert_array_equal(idx, brute.argmin(1))
+    np.testing.assert_allclose(dist, brute.min(1), rtol=1e-4)
+    assert metrics.nearest_distances(x[:3], x[:100])[0] == pytest.approx(0, abs=1e-3)
+
+
+def test_generation_scores_tell_copies_and_noise_apart(small_mnist):
+    x, y = small_mnist
+    copies = metrics.generation_scores(x[:200], y[:200], y[:200], x)
+    assert copies["accuracy"] == 1.0 and copies["novelty"] == pytest.approx(0, abs=1e-3)
+    noise = np.random.default_rng(0).random((200, 784)).astype(np.float32)
+    scored = metrics.generation_scores(noise, y[:200], np.zeros(200, int), x)
+    assert scored["accuracy"] == pytest.approx((y[:200] == 0).mean())
+    real = metrics.generation_scores(x[1000:1200], y[1000:1200], y[1000:1200], x[:1000])
+    assert scored["novelty"] > 2 * real["novelty"] > 0
+    assert scored["diversity"] > copies["diversity"]
+    with pytest.raises(ParameterError, match="at least two"):
+        metrics.mean_pairwise_distance(x[:1])

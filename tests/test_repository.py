@@ -1,0 +1,69 @@
+"""The repository keeps its promises: clean notebooks, one set of requirements, the README's commands."""
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no numbered notebooks found"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_are_committed_without_outputs(path):
+    nb = json.loads(path.read_text())
+    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+    assert not dirty, f"{path.name}: cells {dirty} carry outputs; clear them (jupyter nbconvert --clear-output --inplace)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_load_their_config_and_write_metrics(path):
+    nb = json.loads(path.read_text())
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    number = path.name[:2]
+    assert f'config.load("{number}")' in code[0], "the first code cell must load the notebook's config"
+    assert any("save_metrics(" in c for c in code[-2:]), "a closing cell must write metrics.json"
+    assert any(re.search(r"^assert ", c, re.M) for c in code[-2:]), "a closing cell must check its results"
+    assert "".join(nb["cells"][0]["source"]).startswith(f"# {number}"), "the notebook opens with its title"
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_environment_yml_installs_what_pyproject_asks_for():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    wanted = {r.replace(" ", "") for r in project["dependencies"] + extras["cpu"] + extras["offline"] + extras["test"]}
+    env_pip = []
+    in_pip = False
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        if line.strip() == "- pip:":
+            in_pip = True
+        elif in_pip and line.strip().startswith("- ") and not line.strip()[2:].startswith("-"):
+            env_pip.append(line.strip()[2:].replace(" ", ""))
+    assert set(env_pip) == wanted, f"only in environment.yml: {set(env_pip) - wanted}; only in pyproject: {wanted - set(env_pip)}"
+    gpu = {_name(r) for r in extras["gpu"]}
+    assert gpu == {"tensorflow"} and {_name(r) for r in extras["cpu"]} == {"tensorflow-cpu"}
+
+
+def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", readme, re.S)
+    assert blocks and blocks[0].strip().splitlines()[0].strip() == "make run"
+    assert blocks[1].strip().splitlines()[0].strip() == "make test"
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", ci, re.M), ".ci/run must call the README's test command"
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^test:", makefile, re.M) and re.search(r"^run:", makefile, re.M)
+
+
+def test_offline_requirements_are_pinned_wheels():
+    lines = [l for l in (ROOT / "requirements-offline.txt").read_text().splitlines() if l and not l.startswith("#")]
+    assert lines and all("==" in l for l in lines)
