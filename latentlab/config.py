@@ -119,14 +119,12 @@ def resolve_profile(name: str | None = None) -> str:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and the Keras backend; on TensorFlow also make its ops deterministic."""
+    """Seed Python, NumPy and the Keras backend. (TensorFlow's ``enable_op_determinism`` is not
+    used: it turns XLA off, halving training speed, and CPU training is repeatable without it;
+    tests/test_reproducibility.py checks that a notebook run twice gives the same numbers.)"""
     import keras
 
     keras.utils.set_random_seed(seed)
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
 
 
 def device_description() -> str:

@@ -14,6 +14,7 @@ from keras import layers
 
 from latentlab.errors import ParameterError
 from latentlab.models.losses import get_loss
+from latentlab.models.training import compile_options
 
 ARCHITECTURES: dict[int, tuple[int, ...]] = {
     1: (32,),
@@ -60,6 +61,6 @@ def build_dense_autoencoder(
 
     x = keras.Input((input_dim,), name="input")
     autoencoder = keras.Model(x, decoder(encoder(x)), name=name)
-    autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=get_loss(loss))
+    autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=get_loss(loss), **compile_options())
     autoencoder.encoder, autoencoder.decoder = encoder, decoder
     return autoencoder

@@ -20,6 +20,15 @@ from latentlab.io import atomic_path, write_json
 STATE = "state.json"
 
 
+def compile_options(steps_per_execution: int = 16) -> dict:
+    """Keyword arguments for ``model.compile`` that make small models train fast: XLA on the
+    TensorFlow and JAX backends (~1.9x for the dense AE on a 2-core CPU, see benchmarks/) and several
+    steps per call (less Python overhead per batch; callbacks see every ``steps_per_execution``-th batch)."""
+    backend = keras.backend.backend()
+    return {"jit_compile": True if backend in ("tensorflow", "jax") else "auto",
+            "steps_per_execution": steps_per_execution}
+
+
 def signature(model: keras.Model, batch_size: int, n_samples: int) -> str:
     """What a checkpoint must match to be resumed: weight shapes, loss, batch size, data size."""
     shapes = [tuple(w.shape) for w in model.weights]
