@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: run test lab report clean install install-test
+.PHONY: run test lab report assignments clean install install-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ lab: install
 
 report: install
 	$(BIN)/python -m latentlab report
+
+## Student versions of the notebooks (nbgrader generate_assignment) into build/assignments/release/.
+assignments: install
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS),offline,teach]"
+	$(BIN)/python -m latentlab assignments
 
 clean:
 	rm -rf build .pytest_cache

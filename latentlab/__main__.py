@@ -1,4 +1,5 @@
-"""Command line: ``python -m latentlab report`` gathers every notebook's metrics into build/REPORT.md."""
+"""Command line: ``python -m latentlab report`` gathers every notebook's metrics into build/REPORT.md;
+``python -m latentlab assignments`` generates the student versions into build/assignments/release/."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("report", help="write build/REPORT.md from build/*/metrics.json")
     rep.add_argument("--build", default=None, help="build folder (default: LATENTLAB_BUILD or ./build)")
+    asg = sub.add_parser("assignments", help="generate student versions of the notebooks with nbgrader")
+    asg.add_argument("--out", default=None, help="course folder (default: build/assignments)")
     args = parser.parse_args(argv)
+    if args.command == "assignments":
+        from latentlab.assignments import generate
+
+        for path in generate(args.out):
+            print(f"student version: {path}")
     if args.command == "report":
         from latentlab.report import write_report
 

@@ -40,7 +40,7 @@ def _name(requirement: str) -> str:
 def test_environment_yml_installs_what_pyproject_asks_for():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    wanted = {r.replace(" ", "") for r in project["dependencies"] + extras["cpu"] + extras["offline"] + extras["test"]}
+    wanted = {r.replace(" ", "") for r in project["dependencies"] + extras["cpu"] + extras["offline"] + extras["test"] + extras["teach"]}
     env_pip = []
     in_pip = False
     for line in (ROOT / "environment.yml").read_text().splitlines():
