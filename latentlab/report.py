@@ -47,7 +47,7 @@ def _flatten(prefix: str, value, rows: list[tuple[str, str]]) -> None:
     elif isinstance(value, list) and len(value) > 12:
         rows.append((prefix, f"[{len(value)} values]"))
     elif isinstance(value, float):
-        rows.append((prefix, f"{value:.4g}"))
+        rows.append((prefix, str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.4g}"))
     else:
         rows.append((prefix, str(value)))
 
