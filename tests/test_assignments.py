@@ -1,4 +1,9 @@
-"""Student versions come from the instructor notebooks through nbgrader, and grade as they should."""
+"""Student versions come from the instructor notebooks through nbgrader, and grade as they should.
+
+Every exercise notebook: the student version carries no solution and no hidden test, and handed in
+unsolved it fails exactly its exercise tests. Notebook 01 is also handed in solved and must get full
+marks (for the others, the instructor notebook, which holds the same solutions and hidden tests,
+passes under nbval in `make test`)."""
 
 import json
 from pathlib import Path
@@ -10,57 +15,70 @@ pytest.importorskip("nbgrader", reason="install the test extra: pip install -e '
 from latentlab import assignments  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = ROOT / "notebooks" / "01_mnist_dense_autoencoder_gmm_sampling.ipynb"
+EXERCISES = assignments.exercise_notebooks(ROOT / "notebooks")
+FIRST = ROOT / "notebooks" / "01_mnist_dense_autoencoder_gmm_sampling.ipynb"
 
 
 def _graded(nb: dict) -> dict[str, dict]:
     return {c["metadata"]["nbgrader"]["grade_id"]: c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader")}
 
 
+def _between(text: str, begin: str, end: str) -> list[str]:
+    return [l.strip() for l in text.split(begin)[1].split(end)[0].splitlines() if l.strip()]
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("course")
-    (released,) = assignments.generate(root, [NOTEBOOK])
-    return root, released
+    return root, dict(zip(EXERCISES, assignments.generate(root, EXERCISES)))
 
 
-def test_every_exercise_notebook_is_found():
-    assert NOTEBOOK in assignments.exercise_notebooks()
+def test_notebook_01_has_exercises():
+    assert FIRST in EXERCISES
 
 
-def test_student_version_has_no_solutions_and_no_hidden_tests(course):
-    _, released = course
-    student, instructor = json.loads(released.read_text()), json.loads(NOTEBOOK.read_text())
-    text = released.read_text()
-    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
-    for grade_id, cell in _graded(instructor).items():
-        mine = "".join(_graded(student)[grade_id]["source"])
-        meta = cell["metadata"]["nbgrader"]
-        if meta.get("solution"):
-            solution = "".join(cell["source"]).split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
-            body = [l.strip() for l in solution.splitlines() if l.strip()]
+@pytest.mark.parametrize("notebook", EXERCISES, ids=lambda p: p.name[:2])
+def test_student_version_has_no_solutions_and_no_hidden_tests(course, notebook):
+    released = course[1][notebook]
+    student, instructor = json.loads(released.read_text()), json.loads(notebook.read_text())
+    assert "BEGIN SOLUTION" not in released.read_text() and "HIDDEN TESTS" not in released.read_text()
+    graded = _graded(instructor)
+    assert 2 <= sum(1 for c in graded.values() if c["metadata"]["nbgrader"].get("grade")) <= 4
+    for grade_id, cell in graded.items():
+        mine, source = "".join(_graded(student)[grade_id]["source"]), "".join(cell["source"])
+        if cell["metadata"]["nbgrader"].get("solution"):
+            body = _between(source, "### BEGIN SOLUTION", "### END SOLUTION")
             assert body and not any(line in mine for line in body), f"{grade_id}: solution code leaked"
             assert "raise NotImplementedError()" in mine
-        if meta.get("grade"):
-            hidden = "".join(cell["source"]).split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
-            assert not any(l.strip() in mine for l in hidden.splitlines() if l.strip())
-            visible = "".join(cell["source"]).split("### BEGIN HIDDEN TESTS")[0].strip()
+        if cell["metadata"]["nbgrader"].get("grade"):
+            assert not any(line in mine for line in _between(source, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"))
+            visible = source.split("### BEGIN HIDDEN TESTS")[0].strip()
             assert visible and visible in mine, f"{grade_id}: the visible tests must stay"
     assert len(student["cells"]) == len(instructor["cells"])
 
 
-def test_solved_version_passes_and_unsolved_fails_exactly_the_exercises(course, monkeypatch):
+def _failing_cells(path: Path) -> set[str]:
+    graded = json.loads(path.read_text())
+    return {c.get("metadata", {}).get("nbgrader", {}).get("grade_id", f"cell {i}")
+            for i, c in enumerate(graded["cells"])
+            if c["cell_type"] == "code" and any(o.get("output_type") == "error" for o in c.get("outputs", []))}
+
+
+@pytest.mark.parametrize("notebook", EXERCISES, ids=lambda p: p.name[:2])
+def test_unsolved_version_fails_exactly_the_exercise_tests(course, notebook, monkeypatch):
     monkeypatch.setenv("LATENTLAB_PROFILE", "smoke")
     root, released = course
-    assignment = NOTEBOOK.stem
-    solved = assignments.autograde(root, assignment, "solver", assignments.fill_from_solutions(released, NOTEBOOK))
-    tests = {g: s for g, s in solved.items() if g.endswith("_tests")}
-    assert tests and all(score == full > 0 for score, full in tests.values()), solved
+    scores = assignments.autograde(root, notebook.stem, "blank", released[notebook])
+    tests = {g for g in scores if g.endswith("_tests")}
+    assert tests and all(scores[g][0] == 0 < scores[g][1] for g in tests), scores
+    assert _failing_cells(root / "autograded" / "blank" / notebook.stem / notebook.name) == tests
 
-    unsolved = assignments.autograde(root, assignment, "blank", released)
-    assert all(score == 0 for score, _ in (unsolved[g] for g in tests)), unsolved
-    graded = json.loads((root / "autograded" / "blank" / assignment / f"{assignment}.ipynb").read_text())
-    failing = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id", f"cell {i}")
-               for i, c in enumerate(graded["cells"])
-               if c["cell_type"] == "code" and any(o.get("output_type") == "error" for o in c.get("outputs", []))}
-    assert failing == set(tests), f"cells that failed: {failing}"
+
+def test_solved_version_gets_full_marks(course, monkeypatch):
+    monkeypatch.setenv("LATENTLAB_PROFILE", "smoke")
+    root, released = course
+    solved = assignments.fill_from_solutions(released[FIRST], FIRST)
+    scores = assignments.autograde(root, FIRST.stem, "solver", solved)
+    tests = {g: s for g, s in scores.items() if g.endswith("_tests")}
+    assert tests and all(score == full > 0 for score, full in tests.values()), scores
+    assert not _failing_cells(root / "autograded" / "solver" / FIRST.stem / FIRST.name)

@@ -1,0 +1,144 @@
+"""The interpolation agent of notebook 05 on real MNIST digits: networks, rewards, episodes, training."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from latentlab.errors import ParameterError, TrainingError
+from latentlab.models import interpolation_agent as agent
+from latentlab.models.interpolation_training import (InterpolationAgent, cross_dissolve, make_pairs,
+                                                      train_agent)
+
+
+@pytest.fixture(scope="module")
+def pairs(mnist):
+    (x, _), _ = mnist
+    return make_pairs(x[:500], 64, np.random.default_rng(0))
+
+
+def test_make_pairs_are_distinct_real_digits(pairs, mnist):
+    start, goal = pairs
+    assert start.shape == goal.shape == (64, 28, 28, 1) and start.dtype == np.float32
+    assert 0 <= start.min() and start.max() <= 1
+    assert (np.abs(start - goal).reshape(64, -1).sum(1) > 0).all()
+
+
+def test_transformer_starts_near_identity_and_has_every_head(pairs):
+    start, _ = pairs
+    T = agent.build_transformer((28, 28, 1), 8)
+    params = T([start[:4], np.zeros((4, 8), np.float32)])
+    assert params["flow"].shape == (4, 28, 28, 2) and float(np.abs(params["flow"]).max()) < 0.5
+    out = np.asarray(agent.apply_transformations(start[:4], params))
+    assert np.abs(out - start[:4]).mean() < 0.02
+    faces = agent.build_transformer((32, 32, 3), 8, transformations=("warp", "recolor", "blend"))
+    rgb = np.repeat(np.pad(start[:2], ((0, 0), (2, 2), (2, 2), (0, 0))), 3, axis=-1)
+    p = faces([rgb, np.zeros((2, 8), np.float32)])
+    assert p["A"].shape == (2, 3, 3) and p["b"].shape == (2, 3) and p["direct"].shape == (2, 32, 32, 3)
+    assert p["recolor_alpha"].shape == p["blend_alpha"].shape == (2, 32, 32, 1)
+    assert np.asarray(agent.apply_transformations(rgb, p)).shape == rgb.shape
+    with pytest.raises(ParameterError):
+        agent.build_transformer((28, 28, 1), 8, transformations=("blend",))
+
+
+def test_rewards_order_states_by_closeness(pairs):
+    start, goal = pairs
+    at_goal = np.asarray(agent.goal_reward(goal, goal))
+    halfway = np.asarray(agent.goal_reward(0.5 * (start + goal), goal))
+    at_start = np.asarray(agent.goal_reward(start, goal))
+    assert np.allclose(at_goal, 0) and (halfway > at_start).all() and (halfway < 0).all()
+    assert np.allclose(agent.goal_distance(start, goal, "l1"), np.abs(start - goal).reshape(64, -1).mean(1), atol=1e-6)
+    assert float(agent.step_penalty(3.0, 0.1)) == pytest.approx(-0.3)
+    assert np.allclose(agent.budget_penalty(np.array([0.0, 1.0]), 2.0), [0, -2])
+    assert np.all(np.asarray(agent.realism_reward(np.array([-3.0, 0.0, 3.0]))) < 0)
+
+
+def test_low_resolution_flow_noise_is_spatially_smooth(pairs):
+    start, _ = pairs
+    smooth, rough = InterpolationAgent(mode="pg", n_steps=1, width=8), InterpolationAgent(mode="pg", n_steps=1, width=8,
+                                                                                         noise_resolution=None)
+    params = smooth.transformer([start[:16], np.zeros((16, 16), np.float32)])
+
+    def neighbour_correlation(model):
+        noise, logp = model._sample_flow(params)
+        noise = np.asarray(noise - params["flow"])
+        assert np.isfinite(np.asarray(logp)).all()
+        return np.corrcoef(noise[:, :, :-1].ravel(), noise[:, :, 1:].ravel())[0, 1]
+
+    assert neighbour_correlation(smooth) > 0.8 and abs(neighbour_correlation(rough)) < 0.1
+
+
+def test_stop_episode_is_consistent(pairs):
+    start, goal = pairs
+    model = InterpolationAgent(mode="bptt_stop", n_steps=4, width=8, seed=1)
+    ep = model([tf.constant(start[:16]), tf.constant(goal[:16])], training=True)
+    alive, steps = np.asarray(ep["alive"]), np.asarray(ep["steps"])
+    assert alive.shape == (16, 5) and (np.diff(alive, axis=1) <= 0).all() and (alive[:, 0] == 1).all()
+    np.testing.assert_allclose(steps, alive[:, 1:].sum(1))
+    last = alive.sum(1).astype(int) - 1  # the state the episode ended in
+    np.testing.assert_allclose(np.asarray(ep["final"]), np.asarray(ep["states"])[np.arange(16), last], atol=1e-6)
+    loss = model.compute_loss([start[:16], goal[:16]], None, ep)
+    assert np.isfinite(float(loss))
+
+
+def test_pg_loss_reaches_policy_and_transformer_but_not_through_states(pairs):
+    start, goal = pairs
+    model = InterpolationAgent(mode="pg", n_steps=2, width=8)
+    x = [tf.constant(start[:8]), tf.constant(goal[:8])]
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(x, None, model(x, training=True))
+    variables = model.trainable_variables
+    grads = dict(zip([v.path for v in variables], tape.gradient(loss, variables)))
+    for key in ("policy_mean/kernel", "policy_log_std/kernel", "transformer_flow/kernel",
+                "transformer_flow_log_std/kernel", "value_out/kernel", "discriminator_out/kernel"):
+        g = next(v for k, v in grads.items() if k.endswith(key))
+        assert g is not None and np.abs(g.numpy()).max() > 0, key
+
+
+def test_bptt_training_moves_shifted_digits_towards_the_goal(mnist):
+    (x, _), _ = mnist
+    digits = (x[:64, ..., None] / 255.0).astype(np.float32)
+    start, goal = digits, np.roll(digits, 2, axis=2)  # the goal: the same digit 2 px to the right
+    keras.utils.set_random_seed(0)
+    model = InterpolationAgent(mode="bptt", n_steps=1, width=8, realism_weight=0.0)
+    model.compile(optimizer=keras.optimizers.Adam(5e-3, clipnorm=1.0), run_eagerly=True)  # no tracing: fast
+    before = ((model.interpolate(start, goal)["final"] - goal) ** 2).mean()
+    history = train_agent(model, start, goal, epochs=3, batch_size=16, verbose=0)
+    after = ((model.interpolate(start, goal)["final"] - goal) ** 2).mean()
+    assert after < 0.3 * before, (before, after)
+    assert history["return"][-1] > history["return"][0]
+
+
+def test_nan_in_training_stops_with_a_clear_error(pairs):
+    start, goal = pairs
+    bad = start[:32].copy()
+    bad[0, 10, 10] = np.nan
+    model = InterpolationAgent(mode="bptt", n_steps=1, width=8)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)
+    with pytest.raises(TrainingError, match="NaN|nan"):
+        train_agent(model, bad, goal[:32], epochs=1, batch_size=32, verbose=0)
+
+
+def test_cross_dissolve_runs_from_start_to_goal(pairs):
+    start, goal = pairs
+    path = cross_dissolve(start[:4], goal[:4], 5)
+    assert path.shape == (4, 5, 28, 28, 1)
+    np.testing.assert_allclose(path[:, 0], start[:4]), np.testing.assert_allclose(path[:, -1], goal[:4])
+    np.testing.assert_allclose(path[:, 2], 0.5 * (start[:4] + goal[:4]), atol=1e-6)
+
+
+def test_training_resumes_from_its_checkpoint(pairs, tmp_path):
+    start, goal = pairs
+
+    def agent_with_eager_steps():
+        model = InterpolationAgent(mode="bptt_stop", n_steps=2, width=8, seed=3)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)
+        return model
+
+    first = agent_with_eager_steps()
+    history = train_agent(first, start, goal, epochs=2, batch_size=32, checkpoint_dir=tmp_path, verbose=0)
+    again = agent_with_eager_steps()
+    assert train_agent(again, start, goal, epochs=2, batch_size=32, checkpoint_dir=tmp_path, verbose=0) == history
+    for a, b in zip(first.weights, again.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert set(history) >= {"loss", "return", "final_distance", "steps", "value_loss", "disc_loss"}
