@@ -46,6 +46,87 @@ NOTEBOOKS: dict[str, dict[str, Any]] = {
             ),
         },
     },
+    "02": {
+        "stem": "02_celeba_conv_autoencoder_latent_statistics",
+        "profiles": {
+            "smoke": dict(
+                n_images=320, n_val=64, batch_size=32, epochs=2, n_scatter=1000, n_generated=200,
+                n_grid=8, n_slice_uniform=200, gmm_k=2, gmm_max_iter=20, knn_k=5, hist_components=8,
+                n_planes=3, path_reach=2.0, explorer_k=8,
+            ),
+            "cpu": dict(
+                n_images=2500, n_val=100, batch_size=32, epochs=25, n_scatter=5000, n_generated=1000,
+                n_grid=12, n_slice_uniform=200, gmm_k=5, gmm_max_iter=100, knn_k=10, hist_components=16,
+                n_planes=3, path_reach=2.0, explorer_k=8,
+            ),
+            "full": dict(
+                n_images=None, n_val=2000, batch_size=128, epochs=30, n_scatter=5000, n_generated=5000,
+                n_grid=16, n_slice_uniform=200, gmm_k=50, gmm_max_iter=200, knn_k=10, hist_components=16,
+                n_planes=3, path_reach=2.0, explorer_k=8,
+            ),
+        },
+    },
+    "03": {
+        "stem": "03_atd12k_pretrained_vae_metrics",
+        "profiles": {
+            "smoke": dict(
+                pretrained="bullhug/kl-f8-anime2", n_train=8, n_val=2, n_test=6, val_fraction=0.1, image_size=256,
+                crop=64, crops_per_frame=2, batch_size=8, epochs=3, learning_rate=1e-3, ft_epochs=1,
+                ft_learning_rate=1e-4, embeddings=("pca",), n_show=1,
+            ),
+            "cpu": dict(
+                pretrained="bullhug/kl-f8-anime2", n_train=None, n_val=None, n_test=None, val_fraction=0.1,
+                image_size=256, crop=128, crops_per_frame=2, batch_size=8, epochs=6, learning_rate=1e-3,
+                ft_epochs=2, ft_learning_rate=1e-4, embeddings=("pca", "tsne", "umap"), n_show=2,
+            ),
+            "full": dict(
+                pretrained="bullhug/kl-f8-anime2", n_train=None, n_val=None, n_test=None, val_fraction=0.1,
+                image_size=256, crop=256, crops_per_frame=1, batch_size=8, epochs=50, learning_rate=1e-3,
+                ft_epochs=10, ft_learning_rate=1e-4, embeddings=("pca", "tsne", "umap"), n_show=3,
+            ),
+        },
+    },
+    "04": {
+        "stem": "04_mpi3d_denoising_ae_manifold_surfing",
+        "profiles": {
+            "smoke": dict(
+                channels=8, dense=16, batch_size=32, epochs=1, learning_rate=1e-3, noise="gaussian",
+                noise_level=0.2, feature_images=200, feature_epochs=1, dof3_epochs=1, n_frames=8, n_pairs=2,
+                n_candidates=20, grid_epochs=1, grid=dict(batch_size=(32,), lambdas=((1.0, 0.0),), channels=(8,),
+                                                          noise_level=(0.2,), noise=("normal", "white")),
+            ),
+            "cpu": dict(
+                channels=32, dense=128, batch_size=16, epochs=30, learning_rate=1e-3, noise="gaussian",
+                noise_level=0.2, feature_images=6000, feature_epochs=8, dof3_epochs=6, n_frames=24, n_pairs=20,
+                n_candidates=300, grid_epochs=30, grid=dict(batch_size=(16,), lambdas=((1.0, 0.0),), channels=(32,),
+                                                            noise_level=(0.2,), noise=("normal", "white")),
+            ),
+            "full": dict(
+                channels=128, dense=256, batch_size=16, epochs=300, learning_rate=1e-3, noise="gaussian",
+                noise_level=0.2, feature_images=20000, feature_epochs=20, dof3_epochs=100, n_frames=60,
+                n_pairs=100, n_candidates=2000, grid_epochs=100,
+                grid=dict(batch_size=(4, 8, 16), lambdas=((1.0, 0.0), (0.7, 0.3), (0.0, 1.0)), channels=(64, 128, 256),
+                          noise_level=(0.1, 0.2, 0.5), noise=("normal", "white")),
+            ),
+        },
+    },
+    "05": {
+        "stem": "05_transformation_based_interpolation",
+        "profiles": {
+            "smoke": dict(
+                n_images=2000, n_pairs=64, n_test_pairs=16, batch_size=32, fixed_steps=3, budget=4,
+                bptt_epochs=2, pg_epochs=2, stop_epochs=2, ae_epochs=1, n_show=4,
+            ),
+            "cpu": dict(
+                n_images=20000, n_pairs=1024, n_test_pairs=200, batch_size=32, fixed_steps=5, budget=15,
+                bptt_epochs=8, pg_epochs=8, stop_epochs=8, ae_epochs=5, n_show=6,
+            ),
+            "full": dict(
+                n_images=60000, n_pairs=20000, n_test_pairs=1000, batch_size=64, fixed_steps=5, budget=15,
+                bptt_epochs=30, pg_epochs=300, stop_epochs=100, ae_epochs=50, n_show=8,
+            ),
+        },
+    },
 }
 
 
