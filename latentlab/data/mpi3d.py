@@ -1,0 +1,201 @@
+"""MPI3D ``mpi3d_toy.npz`` (Gondal et al., 2019): 64 x 64 RGB renders of a robot arm holding an object,
+one image per combination of seven factors, stored row-major in the order of :data:`FACTORS`.
+
+Sources, in order: ``mpi3d_toy.npz`` in the data folder (``LATENTLAB_DATA`` or ``data/``), then the
+synthetic renderer of :mod:`latentlab.data.mpi3d_synthetic` (the same factor layout, rendered on
+demand). There is no checksummed download: the published file has no checksum we could pin, so it is
+never fetched automatically. The real file is ~12 GB of pixels; its ``images`` array is extracted once
+into ``mpi3d_toy.images.npy`` beside it and memory-mapped, so only the selected images are read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from latentlab import config
+from latentlab.data.mpi3d_synthetic import FACTOR_SIZES, FACTORS, SyntheticImages
+from latentlab.data.sources import DataSource
+from latentlab.errors import DataFormatError, DataNotFoundError, ParameterError
+from latentlab.io import atomic_path
+
+FILENAME = "mpi3d_toy.npz"
+KEY = "images"
+#: Factor sizes of the published files, by image count: the current toy set and the older one.
+LAYOUTS = {6 * 6 * 2 * 3 * 3 * 40 * 40: FACTOR_SIZES, 4 * 4 * 2 * 3 * 3 * 40 * 40: (4, 4, 2, 3, 3, 40, 40)}
+VALUE_NAMES = {
+    "object_color": ("white", "green", "red", "blue", "brown", "olive"),
+    "object_shape": ("cone", "cube", "cylinder", "hexagonal", "pyramid", "sphere"),
+    "object_size": ("small", "large"),
+    "camera_height": ("top", "center", "bottom"),
+    "background_color": ("purple", "sea_green", "salmon"),
+}
+#: The paper's 1,600-image set: a large white cone, purple background, camera at the top.
+PAPER_FIXED = {"object_color": 0, "object_shape": 0, "object_size": 1, "camera_height": 0, "background_color": 0}
+REPO = "https://github.com/rr-learning/disentanglement_dataset"
+MISSING_HELP = (
+    f"Put {FILENAME} (the 'simplistic rendered images', key 'images', uint8 (N, 64, 64, 3)) in {{folder}} "
+    f"or set LATENTLAB_DATA to the folder holding it; the download link is in the MPI3D repository {REPO}."
+)
+
+
+@dataclasses.dataclass
+class MPI3D:
+    """The MPI3D image array ((N, 64, 64, 3) uint8: a memory map of the real file, or lazily rendered
+    :class:`~latentlab.data.mpi3d_synthetic.SyntheticImages`), its factor sizes and its source."""
+
+    images: np.ndarray | SyntheticImages
+    factor_sizes: tuple[int, ...]
+    source: DataSource
+
+    @property
+    def synthetic(self) -> bool:
+        return isinstance(self.images, SyntheticImages)
+
+
+def factor_sizes_for(n_images: int, where: str = "the file") -> tuple[int, ...]:
+    """The factor sizes of a published MPI3D toy file with ``n_images`` images."""
+    if n_images not in LAYOUTS:
+        known = ", ".join(f"{n:,} -> {sizes}" for n, sizes in LAYOUTS.items())
+        raise DataFormatError(
+            f"{where} holds {n_images:,} images; an MPI3D toy file holds {known}. It is truncated or not "
+            f"mpi3d_toy: replace it with the file from {REPO}, or pass factor_sizes for a custom layout."
+        )
+    return LAYOUTS[n_images]
+
+
+def _npy_header(handle) -> tuple[tuple[int, ...], bool, np.dtype]:
+    version = np.lib.format.read_magic(handle)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(handle)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(handle)
+    raise ValueError(f"unsupported .npy format version {version}")
+
+
+def _member_header(path: Path) -> tuple[str, tuple[int, ...], np.dtype]:
+    """The ``images`` member of an npz and its array's shape and dtype, read from the header only."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n[:-4] if n.endswith(".npy") else n for n in zf.namelist()]
+            if KEY not in names:
+                raise DataFormatError(f"{path} has no array '{KEY}' (it holds {names}); MPI3D's npz stores the "
+                                      f"images under '{KEY}'. Replace it with the file from {REPO}.")
+            member = f"{KEY}.npy" if f"{KEY}.npy" in zf.namelist() else KEY
+            with zf.open(member) as handle:
+                shape, fortran, dtype = _npy_header(handle)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        if isinstance(err, DataFormatError):
+            raise
+        raise DataFormatError(f"{path} is not a readable npz ({type(err).__name__}: {err}); delete it or replace "
+                              f"it with the file from {REPO}.") from err
+    if fortran or dtype != np.uint8 or len(shape) != 4 or shape[1:] != (64, 64, 3):
+        raise DataFormatError(f"{path}: '{KEY}' is {'Fortran-ordered ' if fortran else ''}{dtype} of shape {shape}; "
+                              "MPI3D toy images are C-ordered uint8 of shape (N, 64, 64, 3).")
+    return member, shape, dtype
+
+
+def _cache_path(path: Path) -> Path:
+    return path.with_name(path.name[:-4] + f".{KEY}.npy" if path.name.endswith(".npz") else path.name + ".npy")
+
+
+def open_images(path: Path, chunk: int = 1 << 24) -> np.memmap:
+    """The ``images`` array of an MPI3D npz as a read-only memory map of its ``.npy`` cache, extracting
+    it (streamed, atomically) on first use or when the npz is newer than the cache."""
+    path = Path(path)
+    member, shape, _ = _member_header(path)
+    cache = _cache_path(path)
+    fresh = cache.is_file() and cache.stat().st_mtime >= path.stat().st_mtime
+    if fresh:
+        cached = np.load(cache, mmap_mode="r")
+        if cached.shape == tuple(shape) and cached.dtype == np.uint8:
+            return cached
+    with atomic_path(cache, suffix=".npy") as tmp, zipfile.ZipFile(path) as zf:
+        with zf.open(member) as src, open(tmp, "wb") as dst:
+            for block in iter(lambda: src.read(chunk), b""):
+                dst.write(block)
+    images = np.load(cache, mmap_mode="r")
+    if images.shape != tuple(shape):
+        raise DataFormatError(f"{path}: '{KEY}' holds fewer bytes than its header promises {shape}; the file is "
+                              f"truncated. Delete {path} and {cache}, and get the file again from {REPO}.")
+    return images
+
+
+def load_mpi3d(path: str | Path | None = None, *, factor_sizes=None, synthetic_fallback: bool = True,
+               verbose: bool = True) -> MPI3D:
+    """MPI3D toy images with their factor layout and source.
+
+    ``path``: an ``mpi3d_toy.npz`` (default: ``<data folder>/mpi3d_toy.npz``). The factor sizes follow
+    from the image count (:data:`LAYOUTS`) unless ``factor_sizes`` gives a custom layout (a subset file
+    written in the same format). Without the file, the synthetic renderer stands in (when
+    ``synthetic_fallback``), else :class:`DataNotFoundError` says where to put the file.
+    """
+    local = Path(path) if path is not None else config.data_dir() / FILENAME
+    if local.is_file():
+        images = open_images(local)
+        if factor_sizes is None:
+            sizes = factor_sizes_for(len(images), str(local))
+        else:
+            sizes = tuple(int(s) for s in factor_sizes)
+            if len(sizes) != len(FACTORS) or int(np.prod(sizes)) != len(images):
+                raise DataFormatError(f"{local} holds {len(images):,} images but factor_sizes={sizes} describe "
+                                      f"{int(np.prod(sizes)):,} (one size per factor: {', '.join(FACTORS)}).")
+        data = MPI3D(images, sizes, DataSource("MPI3D toy", "local", str(local),
+                                                     complete=sizes in LAYOUTS.values()))
+    elif path is not None or not synthetic_fallback:
+        raise DataNotFoundError(f"{local} does not exist. " + MISSING_HELP.format(folder=local.parent))
+    else:
+        note = "rendered by latentlab's MPI3D-like scene, not the real MPI3D images; " + \
+            MISSING_HELP.format(folder=local.parent)
+        data = MPI3D(SyntheticImages(FACTOR_SIZES), FACTOR_SIZES,
+                     DataSource("MPI3D toy", "synthetic", "latentlab.data.mpi3d_synthetic", note=note))
+    if verbose:
+        print(f"MPI3D: {len(data.images):,} images, factor sizes {data.factor_sizes} - {data.source}")
+    return data
+
+
+def _value_index(name: str, value, size: int) -> int:
+    if isinstance(value, str):
+        names = VALUE_NAMES.get(name, ())
+        if value not in names[:size]:
+            raise ParameterError(f"{name}={value!r} is not a value of this file; choose from {list(names[:size])}.")
+        return names.index(value)
+    if not float(value).is_integer() or not 0 <= int(value) < size:
+        raise ParameterError(f"{name}={value!r} is out of range: give an integer in 0..{size - 1}"
+                             + (f" or one of {list(VALUE_NAMES[name][:size])}." if name in VALUE_NAMES else "."))
+    return int(value)
+
+
+def select_factors(data: MPI3D, fixed: dict | None = None, free=None) -> tuple[np.ndarray, np.ndarray]:
+    """Images whose factors equal ``fixed`` (``{factor: index or value name}``, default the paper's
+    :data:`PAPER_FIXED`) while the ``free`` factors take all their values (default: every factor not
+    fixed; a factor may also be fixed to a list/range of indices). Returns images (n, 64, 64, 3) uint8
+    and their factor values (n, 7) int, in row-major order of the free factors."""
+    fixed = dict(PAPER_FIXED if fixed is None else fixed)
+    unknown = set(fixed) - set(FACTORS) | set(free or ()) - set(FACTORS)
+    if unknown:
+        raise ParameterError(f"unknown factors {sorted(unknown)}; the factors are {', '.join(FACTORS)}.")
+    free = set(FACTORS) - set(fixed) if free is None else set(free)
+    choices = []
+    for name, size in zip(FACTORS, data.factor_sizes):
+        if name in free:
+            choices.append(np.arange(size))
+        elif name in fixed:
+            vals = fixed[name]
+            vals = list(vals) if isinstance(vals, (list, tuple, range, np.ndarray)) else [vals]
+            choices.append(np.array([_value_index(name, v, size) for v in vals]))
+        else:
+            raise ParameterError(f"factor {name!r} is neither fixed nor free: fix it or list it in free.")
+    grid = np.stack(np.meshgrid(*choices, indexing="ij"), -1).reshape(-1, len(FACTORS))
+    flat = np.ravel_multi_index(tuple(grid.T), data.factor_sizes)
+    return np.asarray(data.images[flat]), grid
+
+
+def paper_set(data: MPI3D, three_dof: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's 1,600 images (horizontal x vertical, all else fixed), or with ``three_dof`` its
+    4,800-image set that also varies the camera height (section 5.2.2)."""
+    fixed = {k: v for k, v in PAPER_FIXED.items() if not (three_dof and k == "camera_height")}
+    return select_factors(data, fixed)
