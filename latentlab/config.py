@@ -96,9 +96,9 @@ NOTEBOOKS: dict[str, dict[str, Any]] = {
                                                           noise_level=(0.2,), noise=("normal", "white")),
             ),
             "cpu": dict(
-                channels=32, dense=128, batch_size=16, epochs=30, learning_rate=1e-3, noise="gaussian",
-                noise_level=0.2, feature_images=6000, feature_epochs=8, dof3_epochs=6, n_frames=24, n_pairs=20,
-                n_candidates=300, grid_epochs=30, grid=dict(batch_size=(16,), lambdas=((1.0, 0.0),), channels=(32,),
+                channels=32, dense=128, batch_size=16, epochs=28, learning_rate=1e-3, noise="gaussian",
+                noise_level=0.2, feature_images=5000, feature_epochs=8, dof3_epochs=10, n_frames=24, n_pairs=20,
+                n_candidates=300, grid_epochs=28, grid=dict(batch_size=(16,), lambdas=((1.0, 0.0),), channels=(32,),
                                                             noise_level=(0.2,), noise=("normal", "white")),
             ),
             "full": dict(
