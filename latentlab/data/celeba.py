@@ -65,6 +65,19 @@ def preprocess(image) -> np.ndarray:
     return np.asarray(image.resize((SIZE, SIZE), Image.Resampling.BILINEAR, box=CROP_BOX), np.uint8)
 
 
+def downscale(images: np.ndarray, size: int) -> np.ndarray:
+    """Shrink square images (n, s, s, c) uint8 to (n, size, size, c) uint8 by averaging each
+    (s / size) x (s / size) block (a box filter, as PIL's ``reduce``); ``s`` must be a multiple of ``size``."""
+    images = np.asarray(images)
+    n, h, w, c = images.shape
+    if size < 1 or h != w or h % size:
+        raise ParameterError(f"cannot shrink {h}x{w} images to {size}x{size}: give square images whose side is "
+                             f"a multiple of size (e.g. 64 -> 32 or 16).")
+    k = h // size
+    blocks = images.reshape(n, size, k, size, k, c).astype(np.float32).mean(axis=(2, 4))
+    return np.round(blocks).astype(np.uint8)
+
+
 def _header_problem(image) -> str | None:
     if image.mode != "RGB":
         return f"mode {image.mode} ({'grayscale' if image.mode in ('L', 'LA', 'I', '1') else 'not RGB'})"
