@@ -242,3 +242,16 @@ def path_smoothness(frames) -> float:
         raise ParameterError(f"path_smoothness needs at least 3 frames, got {len(f)}.")
     steps = np.linalg.norm(np.diff(f, axis=0), axis=1)
     return float(steps.std() / steps.mean()) if steps.mean() > 0 else 0.0
+
+
+def detail_energy(images) -> np.ndarray:
+    """Fine detail of each image (n, H, W[, C]) (uint8 counts as [0, 1]): the mean squared response of
+    the 3x3 Laplacian (4 x centre - its 4 neighbours) over interior pixels and channels, (n,).
+    0 for a flat image; blurring lowers it, so a blurry reconstruction or a cross-dissolve of
+    misaligned images scores below the real images it is made of."""
+    x = _unit_images(images).astype(np.float64)
+    if x.ndim not in (3, 4) or min(x.shape[1:3]) < 3:
+        raise ParameterError(f"detail_energy needs images (n, H, W[, C]) of at least 3x3 pixels; got {x.shape}.")
+    x = x if x.ndim == 4 else x[..., None]
+    lap = (4 * x[:, 1:-1, 1:-1] - x[:, :-2, 1:-1] - x[:, 2:, 1:-1] - x[:, 1:-1, :-2] - x[:, 1:-1, 2:])
+    return np.square(lap).reshape(len(x), -1).mean(1)

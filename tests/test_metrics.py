@@ -47,3 +47,19 @@ def test_generation_scores_tell_copies_and_noise_apart(small_mnist):
     assert scored["diversity"] > copies["diversity"]
     with pytest.raises(ParameterError, match="at least two"):
         metrics.mean_pairwise_distance(x[:1])
+
+
+def test_detail_energy_is_the_laplacian_and_drops_with_blur(small_mnist):
+    from scipy import ndimage
+
+    from latentlab.metrics import detail_energy
+
+    digits = small_mnist[0][:20].reshape(20, 28, 28)
+    lap = np.stack([ndimage.laplace(d.astype(np.float64))[1:-1, 1:-1] for d in digits])
+    np.testing.assert_allclose(detail_energy(digits), np.square(lap).reshape(20, -1).mean(1), rtol=1e-6)
+    blurred = np.stack([ndimage.gaussian_filter(d, 1.0) for d in digits])
+    assert (detail_energy(blurred) < 0.5 * detail_energy(digits)).all()
+    assert np.allclose(detail_energy(np.full((2, 8, 8, 3), 0.4)), 0)
+    assert np.allclose(detail_energy((digits * 255).round().astype(np.uint8)), detail_energy(digits), rtol=0.05)
+    with pytest.raises(ParameterError):
+        detail_energy(np.zeros((2, 2, 2)))
