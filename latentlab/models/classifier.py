@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
+
+from latentlab.errors import ParameterError
+from latentlab.models.features import unit_rms
 
 
 def build_digit_classifier(input_shape=(28, 28, 1), n_classes: int = 10) -> keras.Model:
@@ -25,3 +29,14 @@ def build_digit_classifier(input_shape=(28, 28, 1), n_classes: int = 10) -> kera
     )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
+
+
+def digit_features(classifier: keras.Model, reference: np.ndarray) -> keras.Model:
+    """A frozen perceptual feature network for digits: the output of ``classifier``'s last conv layer
+    (a trained :func:`build_digit_classifier`), scaled to unit RMS on ``reference`` digits (n, 28, 28, 1)
+    in [0, 1]. Digits that differ by a small shift or stroke width are closer in it than in pixels."""
+    conv = [layer for layer in classifier.layers if isinstance(layer, layers.Conv2D)]
+    if not conv:
+        raise ParameterError("digit_features needs a classifier with a Conv2D layer, e.g. build_digit_classifier().")
+    trunk = keras.Model(classifier.inputs, conv[-1].output, name="digit_conv_features")
+    return unit_rms(trunk, reference, "digit_features")

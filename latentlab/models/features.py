@@ -117,7 +117,9 @@ def train_factor_cnn(n_images: int, epochs: int, seed: int, checkpoint_dir=None,
     return features, scores
 
 
-def _scaled(model: keras.Model, reference: np.ndarray, name: str) -> keras.Model:
+def unit_rms(model: keras.Model, reference: np.ndarray, name: str) -> keras.Model:
+    """``model``'s outputs divided by their root-mean-square on ``reference`` images, as a frozen
+    model named ``name``: feature distances then mean the same whatever network gives them."""
     ref = model.predict(np.asarray(reference, np.float32), batch_size=128, verbose=0)
     rms = float(np.sqrt(np.mean(np.square(ref)))) or 1.0
     x = keras.Input(model.input_shape[1:])
@@ -141,10 +143,10 @@ def perceptual_features(reference_images, *, kind: str = "auto", n_images: int =
                              "weights='imagenet') once on a machine with network, or use kind='factor_cnn'.")
     reference = np.asarray(reference_images, np.float32)
     if kind != "factor_cnn" and weights is not None:
-        model = _scaled(_vgg16(weights, reference.shape[1:]), reference, "perceptual_features")
+        model = unit_rms(_vgg16(weights, reference.shape[1:]), reference, "perceptual_features")
         return FeatureNetwork(model, f"ImageNet VGG16 up to {VGG_LAYER} (cached weights {weights})", "vgg16")
     net, scores = train_factor_cnn(n_images, epochs, seed, checkpoint_dir, verbose=verbose)
-    model = _scaled(net, reference, "perceptual_features")
+    model = unit_rms(net, reference, "perceptual_features")
     held_out = ", ".join(f"{k} {v:.2f}" for k, v in scores.items())
     why = "VGG16 weights not cached; " if kind == "auto" else ""
     return FeatureNetwork(model, f"{why}small CNN trained here on {n_images} synthetic renders for {epochs} "
