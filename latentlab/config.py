@@ -116,18 +116,21 @@ NOTEBOOKS: dict[str, dict[str, Any]] = {
             "smoke": dict(
                 n_images=2000, n_pairs=64, n_test_pairs=16, batch_size=32, fixed_steps=3, budget=4,
                 bptt_epochs=2, pg_epochs=2, hybrid_epochs=2, stop_epochs=2, ae_epochs=1, n_show=4,
+                classifier_epochs=1,
                 face_size=32, n_faces=160, n_held_faces=32, face_pairs=64, face_test_pairs=16, face_width=8,
                 face_max_flow=3.0, face_epochs=1, face_ae_latent=32, face_ae_epochs=1,
             ),
             "cpu": dict(
                 n_images=20000, n_pairs=1024, n_test_pairs=200, batch_size=32, fixed_steps=5, budget=15,
                 bptt_epochs=8, pg_epochs=8, hybrid_epochs=8, stop_epochs=8, ae_epochs=5, n_show=6,
+                classifier_epochs=2,
                 face_size=32, n_faces=5000, n_held_faces=100, face_pairs=1024, face_test_pairs=100, face_width=16,
                 face_max_flow=3.0, face_epochs=8, face_ae_latent=128, face_ae_epochs=30,
             ),
             "full": dict(
                 n_images=60000, n_pairs=20000, n_test_pairs=1000, batch_size=64, fixed_steps=5, budget=15,
                 bptt_epochs=30, pg_epochs=300, hybrid_epochs=100, stop_epochs=100, ae_epochs=50, n_show=8,
+                classifier_epochs=3,
                 face_size=64, n_faces=50000, n_held_faces=1000, face_pairs=20000, face_test_pairs=1000,
                 face_width=32, face_max_flow=6.0, face_epochs=30, face_ae_latent=256, face_ae_epochs=30,
             ),

@@ -8,7 +8,7 @@ from keras import ops
 
 from latentlab.errors import ParameterError, TrainingError
 from latentlab.models import interpolation_agent as agent
-from latentlab.models.interpolation_training import (InterpolationAgent, cross_dissolve, make_pairs,
+from latentlab.models.interpolation_training import (InterpolationAgent, cross_dissolve, make_pairs, path_scores,
                                                       latent_interpolation, train_agent, transformation_usage)
 
 
@@ -225,3 +225,75 @@ def test_hybrid_trains_the_transformer_through_time_and_the_policy_by_reinforce(
     ep = model(x, training=True)
     assert ep["log_probs"].shape == (8, 2) and ep["policy_std"].shape == (8, 2)
     np.testing.assert_allclose(np.asarray(ep["policy_std"]), np.exp(-1.0), rtol=0.3)  # log_std starts near -1
+
+
+@pytest.fixture(scope="module")
+def digit_feature_net(mnist):
+    from latentlab.models.classifier import build_digit_classifier, digit_features
+
+    (x, y), _ = mnist
+    digits = (x[:2000, ..., None] / 255.0).astype(np.float32)
+    keras.utils.set_random_seed(0)
+    clf = build_digit_classifier()
+    clf.fit(digits, y[:2000], epochs=1, batch_size=64, verbose=0)
+    return clf, digit_features(clf, digits[:500])
+
+
+def test_perceptual_distance_compares_features_and_needs_them(pairs, digit_feature_net):
+    start, goal = pairs
+    _, feats = digit_feature_net
+    got = np.asarray(agent.goal_distance(start, goal, "perceptual", feats))
+    fs, fg = np.asarray(feats(start)), np.asarray(feats(goal))
+    assert np.allclose(got, ((fs - fg) ** 2).reshape(len(start), -1).mean(1), rtol=1e-5)
+    assert np.allclose(agent.goal_distance(goal, goal, "perceptual", feats), 0.0)
+    with pytest.raises(ParameterError, match="feature network"):
+        agent.goal_distance(start, goal, "perceptual")
+    with pytest.raises(ParameterError, match="choose one of"):
+        agent.goal_distance(start, goal, "cosine")
+    with pytest.raises(ParameterError, match="go together"):
+        InterpolationAgent(distance="perceptual")
+    with pytest.raises(ParameterError, match="go together"):
+        InterpolationAgent(features=feats)
+    trainable = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3)])
+    with pytest.raises(ParameterError, match="trainable = False"):
+        InterpolationAgent(distance="perceptual", features=trainable)
+
+
+def test_bptt_with_a_perceptual_reward_approaches_the_goal_and_leaves_the_features_alone(mnist, digit_feature_net):
+    (x, _), _ = mnist
+    clf, feats = digit_feature_net
+    digits = (x[2000:2064, ..., None] / 255.0).astype(np.float32)
+    start, goal = digits, np.roll(digits, 2, axis=2)
+    keras.utils.set_random_seed(0)
+    model = InterpolationAgent(mode="bptt", n_steps=1, width=8, realism_weight=0.0, distance="perceptual",
+                               features=feats)
+    model.compile(optimizer=keras.optimizers.Adam(5e-3, clipnorm=1.0), run_eagerly=True)
+    assert not any(w is v for w in model.trainable_weights for v in feats.weights), "the features must stay frozen"
+    frozen = [w.copy() for w in clf.get_weights()]
+    before = np.asarray(agent.goal_distance(model.interpolate(start, goal)["final"], goal, "perceptual", feats)).mean()
+    history = train_agent(model, start, goal, epochs=3, batch_size=16, verbose=0)
+    final = model.interpolate(start, goal)["final"]
+    after = np.asarray(agent.goal_distance(final, goal, "perceptual", feats)).mean()
+    assert after < 0.5 * before, (before, after)
+    assert history["final_distance"][-1] < history["final_distance"][0], "pixel distance (tracked) did not fall"
+    assert all(np.array_equal(a, b) for a, b in zip(frozen, clf.get_weights()))
+
+
+def test_path_scores_of_known_paths(pairs, digit_feature_net):
+    start, goal = pairs
+    clf, _ = digit_feature_net
+    judge = agent.build_discriminator((28, 28, 1), 8)
+    dissolve = cross_dissolve(start, goal, 5)
+    scores = path_scores(dissolve, goal, judge, start, classifier=clf)
+    assert scores["final_distance"] < 1e-12 and scores["steps"] == 4 and scores["reads_as_goal"] == 1.0
+    assert 0 < scores["realism"] < 1 and scores["nearest_real"] > 0
+    # a path that stays at the start: its end is the start; a 3-frame budget cut after 1 frame in half the episodes
+    still = np.repeat(start[:, None], 3, axis=1)
+    alive = np.ones((len(start), 3), np.float32)
+    alive[::2, 2] = 0
+    stay = path_scores(still, goal, judge, start, alive=alive, classifier=clf)
+    assert np.isclose(stay["final_distance"], ((start - goal) ** 2).mean())
+    assert stay["steps"] == 1.5 and stay["nearest_real"] < 1e-3, "frames equal to references are 0 from them"
+    same_class = (clf.predict(start, verbose=0).argmax(1) == clf.predict(goal, verbose=0).argmax(1)).mean()
+    assert np.isclose(stay["reads_as_goal"], same_class) and stay["reads_as_goal"] < 0.5
+    assert "reads_as_goal" not in path_scores(still, goal, judge, start)

@@ -129,15 +129,27 @@ def bernoulli_log_prob(sample, logit):
     return sample * ops.log_sigmoid(logit) + (1.0 - sample) * ops.log_sigmoid(-logit)
 
 
-def goal_distance(states, goals, kind: str = "l2"):
-    """Mean squared (``"l2"``) or absolute (``"l1"``) pixel difference per image: (n,)."""
+DISTANCES = ("l2", "l1", "perceptual")
+
+
+def goal_distance(states, goals, kind: str = "l2", features=None):
+    """Distance per image (n,): the mean squared (``"l2"``) or absolute (``"l1"``) pixel difference, or
+    (``"perceptual"``) the mean squared difference of ``features(states)`` and ``features(goals)``,
+    ``features`` a frozen Keras model such as :func:`latentlab.models.classifier.digit_features`."""
+    if kind not in DISTANCES:
+        raise ParameterError(f"distance={kind!r}: choose one of {DISTANCES}.")
+    if kind == "perceptual":
+        if features is None:
+            raise ParameterError("distance='perceptual' needs a feature network: pass features=<frozen keras.Model>, "
+                                 "e.g. latentlab.models.classifier.digit_features(classifier, digits).")
+        states, goals = features(states), features(goals)
     diff = ops.reshape(states - goals, (ops.shape(states)[0], -1))
-    return ops.mean(ops.square(diff) if kind == "l2" else ops.abs(diff), axis=1)
+    return ops.mean(ops.abs(diff) if kind == "l1" else ops.square(diff), axis=1)
 
 
-def goal_reward(states, goals, kind: str = "l2", scale: float = 10.0):
+def goal_reward(states, goals, kind: str = "l2", scale: float = 10.0, features=None):
     """Closeness to the goal after the last step: ``-scale * distance`` (n,) (higher is closer)."""
-    return -scale * goal_distance(states, goals, kind)
+    return -scale * goal_distance(states, goals, kind, features)
 
 
 def realism_reward(logits):

@@ -46,20 +46,32 @@ class InterpolationAgent(keras.Model):
     ``policy_std`` (n, n_steps) the mean standard deviation of pi's action at each step, and the
     log-probabilities the policy-gradient terms need (``log_probs``, ``stop_log_probs``, ``stop_logits``).
     In inference (``training=False``) actions are the means and STOP fires when its probability > 0.5.
+    Closeness to the goal is ``distance`` ``"l2"`` or ``"l1"`` in pixels, or ``"perceptual"``: the squared
+    difference of a frozen feature network's outputs, ``features`` (e.g.
+    :func:`latentlab.models.classifier.digit_features`). The tracked ``final_distance`` is always the
+    per-pixel MSE, so agents trained with different distances compare.
     """
 
     def __init__(self, image_shape=(28, 28, 1), mode: str = "bptt", n_steps: int = 5, action_dim: int = 16,
                  transformations=("warp",), width: int = 16, max_flow: float = 3.0, noise_resolution: int | None = 7,
                  goal_scale: float = 10.0, realism_weight: float = 0.01, per_step: float = 0.02,
-                 over_budget: float = 1.0, stop_entropy: float = 0.05, distance: str = "l2", seed: int = 0,
-                 name: str | None = None, **kwargs):
+                 over_budget: float = 1.0, stop_entropy: float = 0.05, distance: str = "l2", features=None,
+                 seed: int = 0, name: str | None = None, **kwargs):
         if mode not in MODES:
             raise ParameterError(f"mode={mode!r}: choose one of {MODES}.")
+        if distance not in agent.DISTANCES:
+            raise ParameterError(f"distance={distance!r}: choose one of {agent.DISTANCES}.")
+        if (distance == "perceptual") != (features is not None):
+            raise ParameterError("distance='perceptual' and features=<frozen feature model> go together: pass both "
+                                 "(e.g. latentlab.models.classifier.digit_features) or neither.")
+        if features is not None and features.trainable_weights:
+            raise ParameterError("the feature network of the perceptual reward has trainable weights, which the agent's "
+                                 "loss would change: set features.trainable = False first.")
         if noise_resolution is not None and image_shape[0] % noise_resolution:
             raise ParameterError(f"noise_resolution={noise_resolution} must divide the image size {image_shape[0]}.")
         super().__init__(name=name or f"agent_{mode}", **kwargs)
         self.image_shape, self.mode, self.n_steps = tuple(image_shape), mode, int(n_steps)
-        self.noise_resolution, self.distance = noise_resolution, distance
+        self.noise_resolution, self.distance, self.features = noise_resolution, distance, features
         self.goal_scale, self.realism_weight = goal_scale, realism_weight
         self.per_step, self.over_budget, self.stop_entropy = per_step, over_budget, stop_entropy
         self.policy = agent.build_policy(image_shape, action_dim, width)
@@ -165,7 +177,7 @@ class InterpolationAgent(keras.Model):
         moved = alive[:, 1:]  # the episode was still running when state t + 1 was made
         step_r = moved * (agent.step_penalty(1.0, self.per_step) + self.realism_weight * realism)
         step_r = ops.concatenate([step_r, ops.zeros((n, 1), step_r.dtype)], axis=1)
-        goal_r = agent.goal_reward(episode["final"], goal, self.distance, self.goal_scale)
+        goal_r = agent.goal_reward(episode["final"], goal, self.distance, self.goal_scale, self.features)
         if self.mode == "bptt_stop":
             over = alive[:, T]
             end_r = goal_r + agent.budget_penalty(over, self.over_budget)
@@ -204,7 +216,7 @@ class InterpolationAgent(keras.Model):
         disc_loss = (ops.mean(ops.softplus(-self.discriminator(reals)))
                      + ops.mean(ops.softplus(self.discriminator(fakes))))
         for key, value in (("return", ops.mean(ops.sum(r, axis=1))), ("value_loss", value_loss),
-                           ("final_distance", ops.mean(agent.goal_distance(ep["final"], goal, self.distance))),
+                           ("final_distance", ops.mean(agent.goal_distance(ep["final"], goal))),  # pixel MSE
                            ("steps", ops.mean(ep["steps"])), ("disc_loss", disc_loss),
                            ("policy_std", ops.sum(alive[:, :-1] * ep["policy_std"]) / ops.maximum(ops.sum(alive[:, :-1]), 1.0)),
                            ("realism", ops.sum(realism) / ops.maximum(ops.sum(alive[:, 1:]), 1.0))):
@@ -303,14 +315,15 @@ def latent_interpolation(encode, decode, start: np.ndarray, goal: np.ndarray, n_
 
 
 def path_scores(paths: np.ndarray, goals: np.ndarray, discriminator: keras.Model, references: np.ndarray,
-                alive: np.ndarray | None = None) -> dict[str, float]:
+                alive: np.ndarray | None = None, classifier: keras.Model | None = None) -> dict[str, float]:
     """Score interpolation paths (n, k, h, w, c) whose last live frame is the end point, against
     ``goals`` (n, h, w, c). ``alive`` (n, k) marks the frames that exist (default: all). Returns the
     mean ``final_distance`` (per-pixel MSE of the end point to the goal), ``realism`` (mean
     discriminator probability of the frames after the first), ``nearest_real`` (mean Euclidean distance of
     those frames to the nearest of ``references`` (m, h, w, c), lower = closer to real images),
     ``detail`` (their mean :func:`~latentlab.metrics.detail_energy`, to compare with real images') and
-    ``steps`` (mean number of frames after the first)."""
+    ``steps`` (mean number of frames after the first); with a ``classifier`` (images -> class scores),
+    also ``reads_as_goal``: the share of paths whose end point it assigns the class it assigns the goal."""
     paths = np.asarray(paths, np.float32)
     n, k = paths.shape[:2]
     alive = np.ones((n, k), np.float32) if alive is None else np.asarray(alive, np.float32)
@@ -321,7 +334,11 @@ def path_scores(paths: np.ndarray, goals: np.ndarray, discriminator: keras.Model
         inner = final
     prob = ops.convert_to_numpy(ops.sigmoid(discriminator.predict(inner, batch_size=512, verbose=0)))
     nearest = nearest_distances(inner.reshape(len(inner), -1), references.reshape(len(references), -1))[0]
-    return {"final_distance": float(((final - goals) ** 2).mean()), "realism": float(prob.mean()),
-            "nearest_real": float(nearest.mean()), "detail": float(detail_energy(inner).mean()),
-            "steps": float(last.mean())}
+    scores = {"final_distance": float(((final - goals) ** 2).mean()), "realism": float(prob.mean()),
+              "nearest_real": float(nearest.mean()), "detail": float(detail_energy(inner).mean()),
+              "steps": float(last.mean())}
+    if classifier is not None:
+        read = [np.argmax(classifier.predict(x, batch_size=512, verbose=0), axis=-1) for x in (final, goals)]
+        scores["reads_as_goal"] = float((read[0] == read[1]).mean())
+    return scores
 
