@@ -145,6 +145,55 @@ def test_training_resumes_from_its_checkpoint(pairs, tmp_path):
     assert set(history) >= {"loss", "return", "final_distance", "steps", "value_loss", "disc_loss"}
 
 
+def _agent_with_own_discriminator(lr=3e-3):
+    keras.utils.set_random_seed(0)
+    model = InterpolationAgent(mode="bptt", n_steps=1, width=8, discriminator_lr=lr, discriminator_steps=2)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3, clipnorm=1.0), run_eagerly=True)
+    return model
+
+
+def test_joint_loss_leaves_a_discriminator_with_its_own_optimizer_alone(pairs):
+    start, goal = pairs
+    model = _agent_with_own_discriminator()
+    d_before, t_before = ([np.array(v) for v in m.weights] for m in (model.discriminator, model.transformer))
+    model.fit([start, goal], epochs=1, batch_size=16, verbose=0)  # agent steps only, no DiscriminatorUpdates
+    assert any(np.abs(np.array(v) - b).max() > 0 for v, b in zip(model.transformer.weights, t_before))
+    for v, b in zip(model.discriminator.weights, d_before):
+        np.testing.assert_array_equal(np.array(v), b)
+
+
+def test_discriminator_updates_teach_it_real_digits_from_the_agents_frames(pairs):
+    start, goal = pairs
+    model = _agent_with_own_discriminator()
+
+    def margin():  # mean logit on real digits minus mean logit on the agent's first frames
+        frames = model.interpolate(start, goal)["states"][:, 1]
+        return float(np.mean(model.discriminator(start)) - np.mean(model.discriminator(frames)))
+
+    before = margin()
+    train_agent(model, start, goal, epochs=3, batch_size=16, verbose=0)
+    assert int(model.discriminator.optimizer.iterations) == 3 * 4 * 2  # 3 epochs x 4 batches x 2 steps
+    assert margin() > before + 0.5, (before, margin())
+
+
+def test_resume_restores_the_discriminators_own_optimizer(pairs, tmp_path):
+    start, goal = pairs
+    first = _agent_with_own_discriminator()
+    train_agent(first, start, goal, epochs=1, batch_size=32, checkpoint_dir=tmp_path, verbose=0)
+    again = _agent_with_own_discriminator()
+    train_agent(again, start, goal, epochs=1, batch_size=32, checkpoint_dir=tmp_path, verbose=0)  # loads, trains no more
+    assert int(again.discriminator.optimizer.iterations) == int(first.discriminator.optimizer.iterations) == 2 * 2
+    for a, b in zip(first.discriminator.optimizer.variables, again.discriminator.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_discriminator_settings_are_checked():
+    with pytest.raises(ParameterError, match="discriminator_lr"):
+        InterpolationAgent(discriminator_lr=0.0)
+    with pytest.raises(ParameterError, match="discriminator_steps"):
+        InterpolationAgent(discriminator_lr=1e-3, discriminator_steps=0)
+
+
 @pytest.fixture(scope="module")
 def faces():
     """64 real aligned CelebA faces (the offline subset or the user's copy) at 32 x 32, in [0, 1]."""

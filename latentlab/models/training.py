@@ -43,10 +43,20 @@ def load_state(model: keras.Model, folder: Path) -> dict | None:
     if not state_path.is_file():
         return None
     state = json.loads(state_path.read_text())
-    if not model.optimizer.built:  # Keras restores the optimizer's variables only into a built one
-        model.optimizer.build(model.trainable_variables)
+    for sub in _compiled_models(model):  # Keras restores an optimizer's variables only into a built one
+        if not sub.optimizer.built:
+            sub.optimizer.build(sub.trainable_variables)
     model.load_weights(Path(folder) / state["weights"])
     return state
+
+
+def _compiled_models(model: keras.Model):
+    """``model`` and the compiled models nested in it (e.g. a GAN's discriminator with its own optimizer)."""
+    if getattr(model, "optimizer", None) is not None:
+        yield model
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _compiled_models(layer)
 
 
 class Checkpoint(keras.callbacks.Callback):
