@@ -4,7 +4,6 @@ PYTHON ?= python3
 VENV ?= .venv
 EXTRAS ?= cpu
 BIN := $(VENV)/bin
-NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: run test lab report assignments clean install install-test
@@ -25,16 +24,11 @@ $(VENV)/.installed-test-$(EXTRAS): $(VENV)/.installed-$(EXTRAS)
 install: $(VENV)/.installed-$(EXTRAS)
 install-test: $(VENV)/.installed-test-$(EXTRAS)
 
-## Execute every notebook headless in the default profile (LATENTLAB_PROFILE or cpu/full by GPU);
-## executed copies and HTML go to build/executed/, metrics to build/<notebook>/, summary to build/REPORT.md.
+## Execute every notebook headless in the default profile (LATENTLAB_PROFILE, LATENTLAB_SEED; cpu/full by GPU),
+## each one even if another fails; executed copies and HTML go to build/executed/, metrics to
+## build/<notebook>/, a summary with every failure to build/REPORT.md. Exits non-zero if a notebook failed.
 run: install
-	mkdir -p build/executed
-	for nb in $(NOTEBOOKS); do \
-	  $(BIN)/jupyter nbconvert --to notebook --execute "$$nb" --output-dir build/executed \
-	    --ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.kernel_name=python3 || exit 1; \
-	  $(BIN)/jupyter nbconvert --to html "build/executed/$$(basename $$nb)" --output-dir build/executed || exit 1; \
-	done
-	$(BIN)/python -m latentlab report
+	$(BIN)/latentlab run
 
 ## Unit tests, then every notebook under nbval, all in the smoke profile.
 test: install-test
@@ -46,12 +40,12 @@ lab: install
 	$(BIN)/jupyter lab notebooks
 
 report: install
-	$(BIN)/python -m latentlab report
+	$(BIN)/latentlab report
 
 ## Student versions of the notebooks (nbgrader generate_assignment) into build/assignments/release/.
 assignments: install
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS),offline,teach]"
-	$(BIN)/python -m latentlab assignments
+	$(BIN)/latentlab assignments
 
 clean:
 	rm -rf build .pytest_cache

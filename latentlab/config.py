@@ -6,6 +6,7 @@ sees a GPU and ``cpu`` otherwise. Profiles change sizes and epochs only, never c
 
 Environment variables:
     LATENTLAB_PROFILE  smoke | cpu | full
+    LATENTLAB_SEED     the seed of every random generator (default 0)
     LATENTLAB_DATA     where datasets are looked for and cached (default: <project>/data)
     LATENTLAB_BUILD    where notebooks write metrics, arrays and checkpoints (default: <project>/build)
     LATENTLAB_OFFLINE  1 to skip every download attempt
@@ -18,6 +19,8 @@ import dataclasses
 import os
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from latentlab.errors import ProfileError
 
@@ -208,13 +211,45 @@ def resolve_profile(name: str | None = None) -> str:
     return name
 
 
+def resolve_seed(seed: int | None = None) -> int:
+    """The seed to run with: ``seed``, else ``LATENTLAB_SEED``, else 0."""
+    if seed is None:
+        text = (os.environ.get("LATENTLAB_SEED") or "0").strip()
+        try:
+            seed = int(text)
+        except ValueError:
+            raise ProfileError(f"LATENTLAB_SEED={text!r}: give a whole number >= 0, e.g. LATENTLAB_SEED=1.") from None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ProfileError(f"seed={seed!r}: give a whole number >= 0.")
+    return int(seed)
+
+
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and the Keras backend. (TensorFlow's ``enable_op_determinism`` is not
-    used: it turns XLA off, halving training speed, and CPU training is repeatable without it;
-    tests/test_reproducibility.py checks that a notebook run twice gives the same numbers.)"""
+    """Seed Python, NumPy and the Keras backend, and make the backend's kernels deterministic
+    (:func:`deterministic_ops`): the same seed gives the same numbers on a CPU."""
     import keras
 
     keras.utils.set_random_seed(seed)
+    deterministic_ops()
+
+
+def deterministic_ops() -> None:
+    """Ask the Keras backend for deterministic kernels. On TensorFlow, ``enable_op_determinism``: without it,
+    multithreaded CPU kernels (the scatter-add behind the gradient of the agent's bilinear warp, for one) sum in
+    whatever order their threads finish, so a long unrolled episode (notebook 05's BPTT+STOP) drifts by 1e-12
+    from run to run and a Bernoulli STOP sample can flip. JAX is deterministic on a CPU; PyTorch is asked with
+    ``use_deterministic_algorithms(warn_only=True)``. GPU kernels may still differ in the last bits."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    elif backend == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def device_description() -> str:
@@ -248,8 +283,8 @@ class Config:
 
     @property
     def checkpoint_dir(self) -> Path:
-        """Where this notebook's training state lives, per profile (resumable runs)."""
-        return self.out_dir / "checkpoints" / self.profile
+        """Where this notebook's training state lives, per profile and seed (resumable runs)."""
+        return self.out_dir / "checkpoints" / f"{self.profile}-seed{self.seed}"
 
     def scope(self):
         """Context in which to build models: ``tf.distribute.MirroredStrategy`` over every visible
@@ -263,17 +298,17 @@ class Config:
         return contextlib.nullcontext()
 
 
-def load(notebook: str, profile: str | None = None, seed: int = 0, verbose: bool = True) -> Config:
-    """The settings of ``notebook`` (e.g. ``"01"``) in ``profile`` (default: see module doc),
-    with every random generator seeded and the output folder created."""
+def load(notebook: str, profile: str | None = None, seed: int | None = None, verbose: bool = True) -> Config:
+    """The settings of ``notebook`` (e.g. ``"01"``) in ``profile`` (default: see module doc), with every
+    random generator seeded by ``seed`` (default ``LATENTLAB_SEED`` or 0) and the output folder created."""
     if notebook not in NOTEBOOKS:
         raise ProfileError(f"Unknown notebook {notebook!r}; known: {', '.join(sorted(NOTEBOOKS))}.")
-    profile = resolve_profile(profile)
+    profile, seed = resolve_profile(profile), resolve_seed(seed)
     entry = NOTEBOOKS[notebook]
     out_dir = build_dir() / entry["stem"]
     out_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(seed)
     cfg = Config(notebook, entry["stem"], profile, seed, dict(entry["profiles"][profile]), out_dir)
     if verbose:
-        print(f"latentlab {notebook}: profile={profile} | {device_description()} | outputs -> {out_dir}")
+        print(f"latentlab {notebook}: profile={profile}, seed={seed} | {device_description()} | outputs -> {out_dir}")
     return cfg

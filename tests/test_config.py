@@ -47,3 +47,16 @@ def test_data_dir_follows_environment(tmp_path, monkeypatch):
     assert config.data_dir() == tmp_path
     monkeypatch.delenv("LATENTLAB_DATA")
     assert config.data_dir() == config.project_root() / "data"
+
+
+def test_seed_from_environment_and_argument_keys_the_checkpoints(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENTLAB_BUILD", str(tmp_path))
+    monkeypatch.setenv("LATENTLAB_SEED", "7")
+    cfg = config.load("01", profile="smoke", verbose=False)
+    assert cfg.seed == 7 and cfg.checkpoint_dir.name == "smoke-seed7"
+    assert config.load("01", profile="smoke", seed=1, verbose=False).checkpoint_dir.name == "smoke-seed1"
+    monkeypatch.setenv("LATENTLAB_SEED", "seven")
+    with pytest.raises(ProfileError, match="LATENTLAB_SEED='seven'"):
+        config.load("01", profile="smoke", verbose=False)
+    with pytest.raises(ProfileError, match="seed=-1"):
+        config.resolve_seed(-1)

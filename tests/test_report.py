@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from latentlab import config, report
 from latentlab.data import DataSource
@@ -24,3 +25,18 @@ def test_metrics_and_report_round_trip(tmp_path, monkeypatch):
 
 def test_report_without_metrics_says_what_to_do(tmp_path):
     assert "make run" in report.write_report(tmp_path / "empty").read_text()
+
+
+def test_metrics_are_strict_json_and_a_bad_file_does_not_stop_the_report(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENTLAB_BUILD", str(tmp_path))
+    cfg = config.load("01", profile="smoke", verbose=False)
+    path = report.save_metrics(cfg, {"ok": 1.5, "bad": [1.0, float("nan")], "inf": np.float32("inf")})
+    record = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert record["metrics"]["bad"] == [1.0, None] and record["metrics"]["inf"] is None
+    assert record["non_finite"] == ["bad[1]=nan", "inf=inf"]
+    broken = tmp_path / "02_broken" / "metrics.json"
+    broken.parent.mkdir()
+    broken.write_text('{"notebook": "02_broken", "metrics": {"x": 1')
+    text = report.write_report(tmp_path).read_text()
+    assert "could not read" in text and str(broken) in text, "the bad file is named"
+    assert "| ok | 1.5 |" in text and "Not finite (written as null): bad[1]=nan, inf=inf" in text

@@ -1,0 +1,36 @@
+import json
+
+import numpy as np
+import pytest
+
+from latentlab import config
+from latentlab.checks import Checks
+
+
+def _cfg(tmp_path, profile):
+    out = tmp_path / profile
+    out.mkdir()
+    return config.Config("05", "05_test", profile, 2, {}, out)
+
+
+def test_every_failure_is_reported_at_once_with_its_values(tmp_path):
+    checks = Checks(_cfg(tmp_path, "cpu"))
+    assert checks.that(1 < 2, "one is below two", a=1, b=2)
+    assert not checks.that(np.float64(0.3) < 0.1, "small enough", value=np.float64(0.3))
+    checks.that(False, "needs training", trained=True, steps=np.int64(0))
+    with pytest.raises(AssertionError) as err:
+        checks.finish(display=False)
+    assert "2 of 3 checks failed in profile 'cpu', seed 2" in str(err.value)
+    assert "- small enough (value=0.3)" in str(err.value) and "- needs training (steps=0)" in str(err.value)
+    saved = json.loads((tmp_path / "cpu" / "checks.json").read_text())
+    assert [c["status"] for c in saved["checks"]] == ["pass", "FAIL", "FAIL"] and saved["seed"] == 2
+
+
+def test_trained_checks_are_recorded_but_not_asserted_in_smoke(tmp_path):
+    checks = Checks(_cfg(tmp_path, "smoke"))
+    checks.that(False, "needs training", trained=True, value=float("nan"))
+    checks.finish(display=False)  # does not raise
+    assert "not reproduced" in checks.markdown() and "value=nan" in checks.markdown()
+    with pytest.raises(AssertionError, match="always"):
+        checks.that(False, "always")
+        checks.finish(display=False)
