@@ -6,10 +6,10 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
+from latentlab.agent import (AgentConfig, InterpolationAgent, cross_dissolve, latent_interpolation, make_pairs,
+                             path_scores, step_distances, train_agent, transformation_usage)
+from latentlab.agent import networks, rewards
 from latentlab.errors import ParameterError, TrainingError
-from latentlab.models import interpolation_agent as agent
-from latentlab.models.interpolation_training import (InterpolationAgent, cross_dissolve, make_pairs, path_scores,
-                                                      latent_interpolation, train_agent, transformation_usage)
 
 
 @pytest.fixture(scope="module")
@@ -27,31 +27,31 @@ def test_make_pairs_are_distinct_real_digits(pairs, mnist):
 
 def test_transformer_starts_near_identity_and_has_every_head(pairs):
     start, _ = pairs
-    T = agent.build_transformer((28, 28, 1), 8)
+    T = networks.build_transformer((28, 28, 1), 8)
     params = T([start[:4], np.zeros((4, 8), np.float32)])
     assert params["flow"].shape == (4, 28, 28, 2) and float(np.abs(params["flow"]).max()) < 0.5
-    out = np.asarray(agent.apply_transformations(start[:4], params))
+    out = np.asarray(networks.apply_transformations(start[:4], params))
     assert np.abs(out - start[:4]).mean() < 0.02
-    faces = agent.build_transformer((32, 32, 3), 8, transformations=("warp", "recolor", "blend"))
+    faces = networks.build_transformer((32, 32, 3), 8, transformations=("warp", "recolor", "blend"))
     rgb = np.repeat(np.pad(start[:2], ((0, 0), (2, 2), (2, 2), (0, 0))), 3, axis=-1)
     p = faces([rgb, np.zeros((2, 8), np.float32)])
     assert p["A"].shape == (2, 3, 3) and p["b"].shape == (2, 3) and p["direct"].shape == (2, 32, 32, 3)
     assert p["recolor_alpha"].shape == p["blend_alpha"].shape == (2, 32, 32, 1)
-    assert np.asarray(agent.apply_transformations(rgb, p)).shape == rgb.shape
+    assert np.asarray(networks.apply_transformations(rgb, p)).shape == rgb.shape
     with pytest.raises(ParameterError):
-        agent.build_transformer((28, 28, 1), 8, transformations=("blend",))
+        networks.build_transformer((28, 28, 1), 8, transformations=("blend",))
 
 
 def test_rewards_order_states_by_closeness(pairs):
     start, goal = pairs
-    at_goal = np.asarray(agent.goal_reward(goal, goal))
-    halfway = np.asarray(agent.goal_reward(0.5 * (start + goal), goal))
-    at_start = np.asarray(agent.goal_reward(start, goal))
+    at_goal = np.asarray(rewards.goal_reward(goal, goal))
+    halfway = np.asarray(rewards.goal_reward(0.5 * (start + goal), goal))
+    at_start = np.asarray(rewards.goal_reward(start, goal))
     assert np.allclose(at_goal, 0) and (halfway > at_start).all() and (halfway < 0).all()
-    assert np.allclose(agent.goal_distance(start, goal, "l1"), np.abs(start - goal).reshape(64, -1).mean(1), atol=1e-6)
-    assert float(agent.step_penalty(3.0, 0.1)) == pytest.approx(-0.3)
-    assert np.allclose(agent.budget_penalty(np.array([0.0, 1.0]), 2.0), [0, -2])
-    assert np.all(np.asarray(agent.realism_reward(np.array([-3.0, 0.0, 3.0]))) < 0)
+    assert np.allclose(rewards.goal_distance(start, goal, "l1"), np.abs(start - goal).reshape(64, -1).mean(1), atol=1e-6)
+    assert float(rewards.step_penalty(3.0, 0.1)) == pytest.approx(-0.3)
+    assert np.allclose(rewards.budget_penalty(np.array([0.0, 1.0]), 2.0), [0, -2])
+    assert np.all(np.asarray(rewards.realism_reward(np.array([-3.0, 0.0, 3.0]))) < 0)
 
 
 def test_low_resolution_flow_noise_is_spatially_smooth(pairs):
@@ -291,14 +291,14 @@ def digit_feature_net(mnist):
 def test_perceptual_distance_compares_features_and_needs_them(pairs, digit_feature_net):
     start, goal = pairs
     _, feats = digit_feature_net
-    got = np.asarray(agent.goal_distance(start, goal, "perceptual", feats))
+    got = np.asarray(rewards.goal_distance(start, goal, "perceptual", feats))
     fs, fg = np.asarray(feats(start)), np.asarray(feats(goal))
     assert np.allclose(got, ((fs - fg) ** 2).reshape(len(start), -1).mean(1), rtol=1e-5)
-    assert np.allclose(agent.goal_distance(goal, goal, "perceptual", feats), 0.0)
+    assert np.allclose(rewards.goal_distance(goal, goal, "perceptual", feats), 0.0)
     with pytest.raises(ParameterError, match="feature network"):
-        agent.goal_distance(start, goal, "perceptual")
+        rewards.goal_distance(start, goal, "perceptual")
     with pytest.raises(ParameterError, match="choose one of"):
-        agent.goal_distance(start, goal, "cosine")
+        rewards.goal_distance(start, goal, "cosine")
     with pytest.raises(ParameterError, match="go together"):
         InterpolationAgent(distance="perceptual")
     with pytest.raises(ParameterError, match="go together"):
@@ -319,10 +319,10 @@ def test_bptt_with_a_perceptual_reward_approaches_the_goal_and_leaves_the_featur
     model.compile(optimizer=keras.optimizers.Adam(5e-3, clipnorm=1.0), run_eagerly=True)
     assert not any(w is v for w in model.trainable_weights for v in feats.weights), "the features must stay frozen"
     frozen = [w.copy() for w in clf.get_weights()]
-    before = np.asarray(agent.goal_distance(model.interpolate(start, goal)["final"], goal, "perceptual", feats)).mean()
+    before = np.asarray(rewards.goal_distance(model.interpolate(start, goal)["final"], goal, "perceptual", feats)).mean()
     history = train_agent(model, start, goal, epochs=3, batch_size=16, verbose=0)
     final = model.interpolate(start, goal)["final"]
-    after = np.asarray(agent.goal_distance(final, goal, "perceptual", feats)).mean()
+    after = np.asarray(rewards.goal_distance(final, goal, "perceptual", feats)).mean()
     assert after < 0.5 * before, (before, after)
     assert history["final_distance"][-1] < history["final_distance"][0], "pixel distance (tracked) did not fall"
     assert all(np.array_equal(a, b) for a, b in zip(frozen, clf.get_weights()))
@@ -331,7 +331,7 @@ def test_bptt_with_a_perceptual_reward_approaches_the_goal_and_leaves_the_featur
 def test_path_scores_of_known_paths(pairs, digit_feature_net):
     start, goal = pairs
     clf, _ = digit_feature_net
-    judge = agent.build_discriminator((28, 28, 1), 8)
+    judge = networks.build_discriminator((28, 28, 1), 8)
     dissolve = cross_dissolve(start, goal, 5)
     scores = path_scores(dissolve, goal, judge, start, classifier=clf)
     assert scores["final_distance"] < 1e-12 and scores["steps"] == 4 and scores["reads_as_goal"] == 1.0
@@ -346,3 +346,57 @@ def test_path_scores_of_known_paths(pairs, digit_feature_net):
     same_class = (clf.predict(start, verbose=0).argmax(1) == clf.predict(goal, verbose=0).argmax(1)).mean()
     assert np.isclose(stay["reads_as_goal"], same_class) and stay["reads_as_goal"] < 0.5
     assert "reads_as_goal" not in path_scores(still, goal, judge, start)
+
+
+def test_step_share_caps_how_much_of_a_pixel_one_step_replaces():
+    T = networks.build_transformer((32, 32, 3), 8, ("warp", "recolor", "blend"), 8, step_share=0.3)
+    state = np.random.default_rng(0).random((2, 32, 32, 3)).astype(np.float32)
+    start = T([state, np.zeros((2, 8), np.float32)])
+    for key in ("recolor_alpha", "blend_alpha"):  # starts near the identity whatever the cap
+        np.testing.assert_allclose(1 - np.asarray(start[key]), networks.INITIAL_SHARE, rtol=0.05)
+    for name in ("transformer_recolor_alpha", "transformer_blend_alpha"):  # push every pixel to replace all it can
+        kernel, bias = T.get_layer(name).get_weights()
+        T.get_layer(name).set_weights([kernel, bias + 50.0])
+    pushed = T([state, np.zeros((2, 8), np.float32)])
+    for key in ("recolor_alpha", "blend_alpha"):
+        np.testing.assert_allclose(np.asarray(pushed[key]), 0.7, atol=1e-5)
+    uncapped = networks.build_transformer((32, 32, 3), 8, ("warp", "blend"), 8)
+    kernel, bias = uncapped.get_layer("transformer_blend_alpha").get_weights()
+    uncapped.get_layer("transformer_blend_alpha").set_weights([kernel, bias + 50.0])
+    assert float(np.max(uncapped([state, np.zeros((2, 8), np.float32)])["blend_alpha"])) < 1e-6, "1 = no cap"
+    with pytest.raises(ParameterError, match="step_share"):
+        networks.build_transformer((32, 32, 3), 8, ("warp", "blend"), 8, step_share=0.05)
+
+
+def test_what_the_transformer_paints_on_a_flat_image_is_flat_no_checkerboard():
+    """Resize-convolutions: a flat grey input gives a flat synthesised image away from the borders (a stride-2
+    transposed convolution would alternate between its kernel taps: a grid)."""
+    T = networks.build_transformer((64, 64, 3), 8, ("warp", "recolor", "blend"), 8)
+    direct = np.asarray(T([np.full((1, 64, 64, 3), 0.5, np.float32), np.zeros((1, 8), np.float32)])["direct"])
+    centre = direct[0, 24:40, 24:40]
+    assert centre.std(axis=(0, 1)).max() < 1e-5, centre.std(axis=(0, 1))
+    assert not any(isinstance(layer, keras.layers.Conv2DTranspose) for layer in T.layers)
+
+
+def test_agent_settings_are_checked_with_a_fix_in_the_message():
+    cases = [(dict(mode="bpt"), "mode='bpt'"), (dict(n_steps=0), "n_steps=0"), (dict(width="8"), "width='8'"),
+             (dict(image_shape=(28, 28)), "image_shape"), (dict(noise_resolution=5), "noise_resolution=5"),
+             (dict(max_flow=-1.0), "max_flow=-1.0"), (dict(realism_weight=float("nan")), "realism_weight=nan"),
+             (dict(seed=-2), "seed=-2"), (dict(distance="l3"), "distance='l3'")]
+    for change, message in cases:
+        with pytest.raises(ParameterError, match=message.replace("(", r"\(")):
+            AgentConfig(**change)
+    with pytest.raises(ParameterError, match="unknown agent setting"):
+        InterpolationAgent(n_step=3)
+    config = AgentConfig(mode="pg", n_steps=2, width=8)
+    model = InterpolationAgent(config, n_steps=3)
+    assert model.config == config.replace(n_steps=3) and model.name == "agent_pg"
+
+
+def test_step_distances_of_a_cross_dissolve(pairs):
+    start, goal = pairs
+    d = step_distances(cross_dissolve(start, goal, 5), start, goal)
+    total = ((start - goal) ** 2).mean()
+    t = np.linspace(0, 1, 5)[1:]
+    np.testing.assert_allclose(d["to start"], t ** 2 * total, rtol=1e-4)
+    np.testing.assert_allclose(d["to goal"], (1 - t) ** 2 * total, rtol=1e-4, atol=1e-9)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from latentlab.models.transformations import blend, recolor, warp
+from latentlab.agent.transformations import blend, recolor, warp
 
 
 @pytest.fixture(scope="module")

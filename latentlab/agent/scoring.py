@@ -1,0 +1,110 @@
+"""Scoring interpolation paths (Ganin, measured beyond the paper): what each step of an agent did, and how a
+path of any method compares with the goal, with real images and with a discriminator's and a classifier's
+judgement; plus the two reference paths, the pixel cross-dissolve and linear interpolation in an
+autoencoder's code space."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from latentlab.agent.model import InterpolationAgent
+from latentlab.batching import map_batches
+from latentlab.errors import ParameterError
+from latentlab.metrics import detail_energy, nearest_distances
+
+
+def transformation_usage(model: InterpolationAgent, states: np.ndarray, goal: np.ndarray, alive: np.ndarray | None = None,
+                         batch_size: int = 256) -> dict[str, np.ndarray]:
+    """How much each step of deterministic episodes (``states`` (n, T + 1, h, w, c) from
+    :meth:`InterpolationAgent.interpolate`, towards ``goal`` (n, h, w, c)) moves, recolours and paints.
+
+    Re-runs pi and T on every state with the mean action, as the episode did, and returns arrays (T,)
+    over the episodes still running at that step (``alive``, default all; NaN where none is):
+    ``flow`` the mean displacement in pixels, ``recolor`` the mean of 1 - alpha_AR (the share of each
+    pixel taken from the recoloured image), ``synthesis`` the mean of 1 - alpha_D (the share painted
+    by direct synthesis rather than carried over from the previous state); the last two are absent
+    when the transformer has no such transformation."""
+    states, goal = np.asarray(states, np.float32), np.asarray(goal, np.float32)
+    n, k = states.shape[:2]
+    alive = np.ones((n, k), np.float32) if alive is None else np.asarray(alive, np.float32)
+    keys = ["flow"] + [key for key, t in (("recolor", "recolor"), ("synthesis", "blend"))
+                       if t in model.config.transformations]
+
+    def per_image(s, g):
+        s, g = ops.convert_to_tensor(s), ops.convert_to_tensor(g)
+        params = model.transformer([s, model.policy([s, g])["mean"]])
+        maps = {"flow": ops.sqrt(ops.sum(ops.square(params["flow"]), axis=-1)),
+                "recolor": 1.0 - params.get("recolor_alpha", 1.0), "synthesis": 1.0 - params.get("blend_alpha", 1.0)}
+        return {key: ops.mean(ops.reshape(maps[key], (ops.shape(s)[0], -1)), axis=1) for key in keys}
+
+    usage = {key: np.full(k - 1, np.nan) for key in keys}
+    for t in range(k - 1):
+        live = alive[:, t + 1] > 0
+        if live.any():
+            for key, means in map_batches(per_image, states[live, t], goal[live], batch_size=batch_size).items():
+                usage[key][t] = means.mean()
+    return usage
+
+
+def step_distances(states: np.ndarray, start: np.ndarray, goal: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean per-pixel MSE of each frame after the start (``states`` (n, T + 1, h, w, c)) to the start and to the
+    goal (n, h, w, c): ``{"to start": (T,), "to goal": (T,)}``. A gradual path is near the start early and
+    near the goal late; a repaint is as far from the start as the goal is from step 1 on."""
+    frames = np.asarray(states, np.float32)[:, 1:]
+    return {name: ((frames - np.asarray(ref, np.float32)[:, None]) ** 2).mean(axis=(0, 2, 3, 4))
+            for name, ref in (("to start", start), ("to goal", goal))}
+
+
+def cross_dissolve(start: np.ndarray, goal: np.ndarray, n_frames: int) -> np.ndarray:
+    """Pixel cross-dissolve: (n, h, w, c) pairs -> (n, n_frames, h, w, c), ``(1 - t) start + t goal``."""
+    t = np.linspace(0.0, 1.0, n_frames, dtype=np.float32)[None, :, None, None, None]
+    return (1 - t) * start[:, None] + t * goal[:, None]
+
+
+def latent_interpolation(encode, decode, start: np.ndarray, goal: np.ndarray, n_frames: int) -> np.ndarray:
+    """Linear interpolation in an autoencoder's code space, as a path comparable to an agent's:
+    ``encode`` maps images (n, h, w, c) to codes (n, d), ``decode`` codes to images (any shape that
+    reshapes to (n, h, w, c)). Returns (n, n_frames, h, w, c): frame 0 is the start image itself (where
+    the agent starts), frames 1 .. n_frames - 1 decode (1 - t) z_start + t z_goal, ending at the goal's
+    reconstruction."""
+    if n_frames < 2:
+        raise ParameterError(f"n_frames={n_frames}: a path needs at least its two end points.")
+    start, goal = np.asarray(start, np.float32), np.asarray(goal, np.float32)
+    z0, z1 = np.asarray(encode(start), np.float32), np.asarray(encode(goal), np.float32)
+    t = np.linspace(0.0, 1.0, n_frames, dtype=np.float32)[None, :, None]
+    codes = ((1 - t) * z0[:, None] + t * z1[:, None]).reshape(-1, z0.shape[1])
+    frames = np.asarray(decode(codes), np.float32).reshape(len(start), n_frames, *start.shape[1:])
+    frames[:, 0] = start
+    return frames
+
+
+def path_scores(paths: np.ndarray, goals: np.ndarray, discriminator: keras.Model, references: np.ndarray,
+                alive: np.ndarray | None = None, classifier: keras.Model | None = None) -> dict[str, float]:
+    """Score interpolation paths (n, k, h, w, c) whose last live frame is the end point, against
+    ``goals`` (n, h, w, c). ``alive`` (n, k) marks the frames that exist (default: all). Returns the
+    mean ``final_distance`` (per-pixel MSE of the end point to the goal), ``realism`` (mean
+    discriminator probability of the frames after the first), ``nearest_real`` (mean Euclidean distance of
+    those frames to the nearest of ``references`` (m, h, w, c), lower = closer to real images),
+    ``detail`` (their mean :func:`~latentlab.metrics.detail_energy`, to compare with real images') and
+    ``steps`` (mean number of frames after the first); with a ``classifier`` (images -> class scores),
+    also ``reads_as_goal``: the share of paths whose end point it assigns the class it assigns the goal."""
+    paths = np.asarray(paths, np.float32)
+    n, k = paths.shape[:2]
+    alive = np.ones((n, k), np.float32) if alive is None else np.asarray(alive, np.float32)
+    last = alive.sum(1).astype(int) - 1
+    final = paths[np.arange(n), last]
+    inner = paths[:, 1:][alive[:, 1:] > 0]
+    if len(inner) == 0:
+        inner = final
+    prob = ops.convert_to_numpy(ops.sigmoid(discriminator.predict(inner, batch_size=512, verbose=0)))
+    nearest = nearest_distances(inner.reshape(len(inner), -1), references.reshape(len(references), -1))[0]
+    scores = {"final_distance": float(((final - goals) ** 2).mean()), "realism": float(prob.mean()),
+              "nearest_real": float(nearest.mean()), "detail": float(detail_energy(inner).mean()),
+              "steps": float(last.mean())}
+    if classifier is not None:
+        read = [np.argmax(classifier.predict(x, batch_size=512, verbose=0), axis=-1) for x in (final, goals)]
+        scores["reads_as_goal"] = float((read[0] == read[1]).mean())
+    return scores
+

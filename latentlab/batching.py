@@ -1,0 +1,63 @@
+"""One way to run a model over many items: in batches, with memory bounded by the batch.
+
+:func:`map_batches` applies a function (a Keras model's ``predict_on_batch``, an encoder, a scorer) to
+consecutive batches of one or more arrays of equal length and concatenates its outputs, whatever their
+structure (an array, a tuple of arrays or a dict of arrays). Every batched encode, decode and predict in
+latentlab goes through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from latentlab.errors import ParameterError
+
+
+def batch_slices(n: int, batch_size: int) -> Iterator[slice]:
+    """``slice(i, i + batch_size)`` for i = 0, batch_size, ... covering ``range(n)``."""
+    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ParameterError(f"batch_size={batch_size!r}: give a whole number >= 1, e.g. 256.")
+    for i in range(0, int(n), int(batch_size)):
+        yield slice(i, min(i + int(batch_size), int(n)))
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        return value
+    try:
+        from keras import ops
+
+        return np.asarray(ops.convert_to_numpy(value))
+    except (ImportError, ValueError, TypeError):
+        return np.asarray(value)
+
+
+def _concat(parts: Sequence[Any]) -> Any:
+    first = parts[0]
+    if isinstance(first, dict):
+        return {k: _concat([p[k] for p in parts]) for k in first}
+    if isinstance(first, (tuple, list)):
+        return type(first)(_concat([p[i] for p in parts]) for i in range(len(first)))
+    return np.concatenate([np.atleast_1d(_to_numpy(p)) for p in parts])
+
+
+def map_batches(fn: Callable[..., Any], *arrays: Any, batch_size: int = 256, progress: str | None = None) -> Any:
+    """``fn(*batches)`` for consecutive batches of ``arrays`` (each of length n, indexable by slices),
+    outputs concatenated along the first axis: an array (n, ...), or a tuple / dict of them. ``progress``
+    names a progress bar (tqdm) shown while the batches run."""
+    if not arrays:
+        raise ParameterError("map_batches needs at least one array to batch.")
+    n = len(arrays[0])
+    if any(len(a) != n for a in arrays):
+        raise ParameterError(f"map_batches: arrays of different lengths {[len(a) for a in arrays]}; give equal lengths.")
+    slices = list(batch_slices(n, batch_size))
+    if not slices:
+        raise ParameterError("map_batches: the arrays are empty; give at least one item.")
+    if progress:
+        from tqdm.auto import tqdm
+
+        slices = tqdm(slices, desc=progress, unit="batch", leave=False)
+    return _concat([fn(*(a[s] for a in arrays)) for s in slices])
