@@ -1,9 +1,9 @@
 """One way to run a model over many items: in batches, with memory bounded by the batch.
 
-:func:`map_batches` applies a function (a Keras model's ``predict_on_batch``, an encoder, a scorer) to
-consecutive batches of one or more arrays of equal length and concatenates its outputs, whatever their
-structure (an array, a tuple of arrays or a dict of arrays). Every batched encode, decode and predict in
-latentlab goes through it.
+:func:`map_batches` applies a function (a model, an encoder, a scorer) to consecutive batches of one or more
+arrays of equal length and concatenates its outputs, whatever their structure (an array, a tuple of arrays or
+a dict of arrays); :func:`predict` does that for a Keras model in inference mode, and :func:`predictor` turns a
+model into such a function of arrays. Every batched encode, decode and predict in latentlab goes through them.
 """
 
 from __future__ import annotations
@@ -61,3 +61,15 @@ def map_batches(fn: Callable[..., Any], *arrays: Any, batch_size: int = 256, pro
 
         slices = tqdm(slices, desc=progress, unit="batch", leave=False)
     return _concat([fn(*(a[s] for a in arrays)) for s in slices])
+
+
+def predict(model: Callable[..., Any], x: Any, batch_size: int = 256, progress: str | None = None) -> Any:
+    """``model(x, training=False)`` (a Keras model or layer) on float32 ``x`` (n, ...), ``batch_size`` items at a
+    time: numpy (n, ...), or a tuple / dict of them when the model has several outputs."""
+    return map_batches(lambda b: model(b, training=False), np.asarray(x, np.float32), batch_size=batch_size,
+                       progress=progress)
+
+
+def predictor(model: Callable[..., Any], batch_size: int = 256) -> Callable[[Any], Any]:
+    """``x -> predict(model, x, batch_size)``: an encoder or decoder as a plain function of arrays."""
+    return lambda x: predict(model, x, batch_size)

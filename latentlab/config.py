@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -25,121 +26,40 @@ import numpy as np
 from latentlab.errors import ProfileError
 
 PROFILES = ("smoke", "cpu", "full")
+PROFILE_FILE = Path(__file__).with_name("profiles.toml")
 
-#: Per notebook: its file stem and the sizes of each profile. ``smoke`` runs in seconds (CI),
-#: ``cpu`` shows the paper's points on a 2-core laptop in minutes, ``full`` is the paper's setting.
-NOTEBOOKS: dict[str, dict[str, Any]] = {
-    "01": {
-        "stem": "01_mnist_dense_autoencoder_gmm_sampling",
-        "profiles": {
-            "smoke": dict(
-                n_train=6000, n_val=1000, batch_size=64, arch_epochs=3, main_epochs=8,
-                gmm_k=5, k_sweep=(1, 2, 5), gmm_max_iter=20, clf_epochs=1,
-                n_scatter=1000, explorer_pcs=8, n_score_per_class=20,
-            ),
-            "cpu": dict(
-                n_train=60000, n_val=10000, batch_size=256, arch_epochs=8, main_epochs=25,
-                gmm_k=250, k_sweep=(1, 5, 25, 250), gmm_max_iter=100, clf_epochs=3,
-                n_scatter=5000, explorer_pcs=8, n_score_per_class=100,
-            ),
-            "full": dict(
-                n_train=60000, n_val=10000, batch_size=256, arch_epochs=100, main_epochs=1000,
-                gmm_k=250, k_sweep=(1, 5, 10, 25, 50, 100, 250, 500), gmm_max_iter=200,
-                clf_epochs=10, n_scatter=10000, explorer_pcs=8, n_score_per_class=200,
-            ),
-        },
-    },
-    "02": {
-        "stem": "02_celeba_conv_autoencoder_latent_statistics",
-        "profiles": {
-            "smoke": dict(
-                n_images=320, n_val=64, batch_size=32, epochs=2, n_scatter=1000, n_generated=200,
-                n_grid=8, n_slice_uniform=200, gmm_k=2, gmm_max_iter=20, knn_k=5, hist_components=8,
-                n_planes=3, path_reach=2.0, explorer_k=8,
-            ),
-            "cpu": dict(
-                n_images=2500, n_val=100, batch_size=32, epochs=25, n_scatter=5000, n_generated=1000,
-                n_grid=12, n_slice_uniform=200, gmm_k=5, gmm_max_iter=100, knn_k=10, hist_components=16,
-                n_planes=3, path_reach=2.0, explorer_k=8,
-            ),
-            "full": dict(
-                n_images=None, n_val=2000, batch_size=128, epochs=30, n_scatter=5000, n_generated=5000,
-                n_grid=16, n_slice_uniform=200, gmm_k=50, gmm_max_iter=200, knn_k=10, hist_components=16,
-                n_planes=3, path_reach=2.0, explorer_k=8,
-            ),
-        },
-    },
-    "03": {
-        "stem": "03_atd12k_pretrained_vae_metrics",
-        "profiles": {
-            "smoke": dict(
-                pretrained="bullhug/kl-f8-anime2", n_train=8, n_val=2, n_test=6, val_fraction=0.1, image_size=256,
-                crop=64, crops_per_frame=2, batch_size=8, epochs=3, learning_rate=1e-3, ft_epochs=1,
-                ft_learning_rate=1e-4, embeddings=("pca",), n_show=1,
-            ),
-            "cpu": dict(
-                pretrained="bullhug/kl-f8-anime2", n_train=None, n_val=None, n_test=None, val_fraction=0.1,
-                image_size=256, crop=128, crops_per_frame=2, batch_size=8, epochs=6, learning_rate=1e-3,
-                ft_epochs=2, ft_learning_rate=1e-4, embeddings=("pca", "tsne", "umap"), n_show=2,
-            ),
-            "full": dict(
-                pretrained="bullhug/kl-f8-anime2", n_train=None, n_val=None, n_test=None, val_fraction=0.1,
-                image_size=256, crop=256, crops_per_frame=1, batch_size=8, epochs=50, learning_rate=1e-3,
-                ft_epochs=10, ft_learning_rate=1e-4, embeddings=("pca", "tsne", "umap"), n_show=3,
-            ),
-        },
-    },
-    "04": {
-        "stem": "04_mpi3d_denoising_ae_manifold_surfing",
-        "profiles": {
-            "smoke": dict(
-                channels=8, dense=16, batch_size=32, epochs=1, learning_rate=1e-3, noise="gaussian",
-                noise_level=0.2, feature_images=200, feature_epochs=1, dof3_epochs=1, n_frames=8, n_pairs=2,
-                n_candidates=20, grid_epochs=1, grid=dict(batch_size=(32,), lambdas=((1.0, 0.0),), channels=(8,),
-                                                          noise_level=(0.2,), noise=("normal", "white")),
-            ),
-            "cpu": dict(
-                channels=32, dense=128, batch_size=16, epochs=28, learning_rate=1e-3, noise="gaussian",
-                noise_level=0.2, feature_images=5000, feature_epochs=8, dof3_epochs=10, n_frames=24, n_pairs=20,
-                n_candidates=300, grid_epochs=28, grid=dict(batch_size=(16,), lambdas=((1.0, 0.0),), channels=(32,),
-                                                            noise_level=(0.2,), noise=("normal", "white")),
-            ),
-            "full": dict(
-                channels=128, dense=256, batch_size=16, epochs=300, learning_rate=1e-3, noise="gaussian",
-                noise_level=0.2, feature_images=20000, feature_epochs=20, dof3_epochs=100, n_frames=60,
-                n_pairs=100, n_candidates=2000, grid_epochs=100,
-                grid=dict(batch_size=(4, 8, 16), lambdas=((1.0, 0.0), (0.7, 0.3), (0.0, 1.0)), channels=(64, 128, 256),
-                          noise_level=(0.1, 0.2, 0.5), noise=("normal", "white")),
-            ),
-        },
-    },
-    "05": {
-        "stem": "05_transformation_based_interpolation",
-        "profiles": {
-            "smoke": dict(
-                n_images=2000, n_pairs=64, n_test_pairs=16, batch_size=32, fixed_steps=3, budget=4,
-                bptt_epochs=2, pg_epochs=2, hybrid_epochs=2, stop_epochs=2, ae_epochs=1, n_show=4,
-                classifier_epochs=1,
-                face_size=32, n_faces=160, n_held_faces=32, face_pairs=64, face_test_pairs=16, face_width=8,
-                face_max_flow=3.0, face_epochs=1, face_ae_latent=32, face_ae_epochs=1,
-            ),
-            "cpu": dict(
-                n_images=20000, n_pairs=1024, n_test_pairs=200, batch_size=32, fixed_steps=5, budget=15,
-                bptt_epochs=8, pg_epochs=8, hybrid_epochs=8, stop_epochs=8, ae_epochs=5, n_show=6,
-                classifier_epochs=2,
-                face_size=32, n_faces=5000, n_held_faces=100, face_pairs=1024, face_test_pairs=100, face_width=16,
-                face_max_flow=3.0, face_epochs=8, face_ae_latent=128, face_ae_epochs=30,
-            ),
-            "full": dict(
-                n_images=60000, n_pairs=20000, n_test_pairs=1000, batch_size=64, fixed_steps=5, budget=15,
-                bptt_epochs=30, pg_epochs=300, hybrid_epochs=100, stop_epochs=100, ae_epochs=50, n_show=8,
-                classifier_epochs=3,
-                face_size=64, n_faces=50000, n_held_faces=1000, face_pairs=20000, face_test_pairs=1000,
-                face_width=32, face_max_flow=6.0, face_epochs=30, face_ae_latent=256, face_ae_epochs=30,
-            ),
-        },
-    },
-}
+
+def _value(value: Any) -> Any:
+    """A profile value as notebooks use it: TOML arrays as tuples, ``"all"`` as None (every item)."""
+    if isinstance(value, list):
+        return tuple(_value(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _value(v) for k, v in value.items()}
+    return None if value == "all" else value
+
+
+def read_profiles(path: Path = PROFILE_FILE) -> dict[str, dict[str, Any]]:
+    """Every notebook's stem and profiles from ``profiles.toml``: ``{"01": {"stem": ..., "profiles": {"smoke":
+    {...}, "cpu": {...}, "full": {...}}}}``, each profile the common values updated by its own."""
+    try:
+        table = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ProfileError(f"Cannot read the profiles in {path} ({exc}); restore it from the repository.") from None
+    notebooks = {}
+    for number, entry in table.items():
+        common = entry.get("common", {})
+        profiles = {p: {k: _value(v) for k, v in {**common, **entry.get(p, {})}.items()} for p in PROFILES}
+        keys = {p: set(v) for p, v in profiles.items()}
+        if "stem" not in entry or len({frozenset(k) for k in keys.values()}) != 1:
+            odd = set.union(*keys.values()) - set.intersection(*keys.values())
+            raise ProfileError(f"{path}: notebook {number} needs a stem and the same settings in every profile "
+                               f"(only in some: {sorted(odd)}); put shared values under [\"{number}\".common].")
+        notebooks[number] = {"stem": entry["stem"], "profiles": profiles}
+    return notebooks
+
+
+#: Per notebook: its file stem and the sizes of each profile (from profiles.toml).
+NOTEBOOKS: dict[str, dict[str, Any]] = read_profiles()
 
 
 def _truthy(value: str | None) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from latentlab.batching import batch_slices
 from latentlab.errors import ParameterError
 
 EPS = 1e-7
@@ -32,9 +33,9 @@ def pairwise_bce(targets, candidates, chunk: int = 4096) -> np.ndarray:
     target (n, d): an (n, m) matrix, computed by matrix products in chunks."""
     t = _flat(targets)
     out = np.empty((len(t), len(candidates)), np.float32)
-    for s in range(0, len(candidates), chunk):
-        c = np.clip(_flat(candidates[s:s + chunk]), EPS, 1 - EPS)
-        out[:, s:s + chunk] = -(t @ np.log(c).T + (1 - t) @ np.log(1 - c).T) / t.shape[1]
+    for s in batch_slices(len(candidates), chunk):
+        c = np.clip(_flat(candidates[s]), EPS, 1 - EPS)
+        out[:, s] = -(t @ np.log(c).T + (1 - t) @ np.log(1 - c).T) / t.shape[1]
     return out
 
 
@@ -45,13 +46,12 @@ def nearest_distances(queries, references, chunk: int = 2048) -> tuple[np.ndarra
     r_sq = np.einsum("ij,ij->i", r, r, dtype=np.float64)
     best = np.full(len(q), np.inf)
     arg = np.zeros(len(q), np.int64)
-    for s in range(0, len(r), chunk):
-        block = r[s:s + chunk].astype(np.float64)
-        d2 = r_sq[s:s + chunk][None, :] - 2 * q @ block.T
+    for s in batch_slices(len(r), chunk):
+        d2 = r_sq[s][None, :] - 2 * q @ r[s].astype(np.float64).T
         i = d2.argmin(1)
         v = d2[np.arange(len(q)), i]
         better = v < best
-        best[better], arg[better] = v[better], i[better] + s
+        best[better], arg[better] = v[better], i[better] + s.start
     best = np.sqrt(np.clip(best + np.einsum("ij,ij->i", q, q), 0, None))
     return best, arg
 

@@ -11,7 +11,8 @@ from safetensors.numpy import load_file, save_file
 
 from latentlab.errors import DataFormatError, DataNotFoundError, ParameterError
 from latentlab.models import AutoencoderKL, AutoencoderKLConfig
-from latentlab.models.autoencoder_kl import infer_config, to_diffusers_keys
+from latentlab.models.autoencoder_kl import infer_config
+from latentlab.models.autoencoder_kl_weights import to_diffusers_keys
 
 FIXTURE = Path(__file__).parent / "fixtures" / "autoencoder_kl_tiny"
 TINY = dict(block_out_channels=(4, 8, 8), layers_per_block=2, norm_num_groups=2)

@@ -8,6 +8,7 @@ import pytest
 from latentlab import metrics
 from latentlab.data import mpi3d_synthetic
 from latentlab.errors import ParameterError
+from latentlab.experiments import grid_search, perceptual
 from latentlab.models import denoising, features
 
 
@@ -109,20 +110,20 @@ def test_a_short_training_run_lowers_the_loss(renders, tmp_path):
 
 
 def test_grid_points_and_names():
-    points = denoising.grid_points(denoising.PAPER_GRID)
+    points = grid_search.grid_points(grid_search.PAPER_GRID)
     assert len(points) == 3 * 3 * 3 * 3 * 2
     p = dict(batch_size=16, lambdas=(0.7, 0.3), channels=64, noise_level=0.2, noise="normal")
-    assert denoising.point_name(p, 2) == "z2_bs16_re0.7_pe0.3_c64_gaussian0.2"
-    assert denoising.point_name({**p, "noise": "gaussian"}, 2) == denoising.point_name(p, 2)
+    assert grid_search.point_name(p, 2) == "z2_bs16_re0.7_pe0.3_c64_gaussian0.2"
+    assert grid_search.point_name({**p, "noise": "gaussian"}, 2) == grid_search.point_name(p, 2)
 
 
 def test_perceptual_network_never_downloads_vgg(tmp_path, monkeypatch, renders):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_keras_home"))
     assert features.cached_vgg16_weights() is None
     with pytest.raises(ParameterError, match="not in the Keras cache"):
-        features.perceptual_features(renders, kind="vgg16")
+        perceptual.perceptual_features(renders, kind="vgg16")
     keras.utils.set_random_seed(0)
-    net = features.perceptual_features(renders, n_images=64, epochs=1, seed=0)
+    net = perceptual.perceptual_features(renders, n_images=64, epochs=1, seed=0)
     assert net.kind == "factor_cnn" and "VGG16 weights not cached" in net.description
     out = keras.ops.convert_to_numpy(net.model(renders))
     assert out.shape == (64, 16, 16, 32) and np.sqrt(np.mean(out**2)) == pytest.approx(1, rel=1e-3)
@@ -130,6 +131,6 @@ def test_perceptual_network_never_downloads_vgg(tmp_path, monkeypatch, renders):
 
 
 def test_factor_targets_one_hot_and_scaled_axes():
-    t = features.factor_targets(np.array([[5, 0, 1, 2, 1, 39, 0]]))
+    t = perceptual.factor_targets(np.array([[5, 0, 1, 2, 1, 39, 0]]))
     assert t.shape == (1, 22) and t[0, 5] == 1 and t[0, 6] == 1 and t[0, 13] == 1 and t[0, 16] == 1
     assert t[0].sum() == pytest.approx(5 + 1) and t[0, -2] == 1 and t[0, -1] == 0

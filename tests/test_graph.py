@@ -6,6 +6,7 @@ from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial.distance import cdist
 
 from latentlab.errors import ParameterError
+from latentlab.experiments.surfing import compare_interpolations
 from latentlab.latent import graph
 
 
@@ -114,7 +115,7 @@ def test_compare_interpolations_scores_every_method():
     def decode(c):
         return np.asarray(c)[:, :, None, None] * np.ones((1, 1, 4, 4), np.float32) / 2 + 0.5
 
-    table = graph.compare_interpolations(decode, z, images, [(0, 29), (3, 20)], 12, {"kNN": graph.knn_graph(z)})
+    table = compare_interpolations(decode, z, images, [(0, 29), (3, 20)], 12, {"kNN": graph.knn_graph(z)})
     assert len(table) == 4 and set(table["method"]) == {"linear", "kNN surfing"}
     by = table.set_index(["start", "method"])
     assert by.loc[(0, "kNN surfing"), "interpolationMSE"] < by.loc[(0, "linear"), "interpolationMSE"]

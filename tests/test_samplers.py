@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from latentlab.errors import ParameterError
-from latentlab.latent import ClassGaussian, ClassGMM, gmm_sweep, pca, sample_per_class
+from latentlab.experiments.gmm_sweep import gmm_sweep
+from latentlab.latent import ClassGaussian, ClassGMM, pca, sample_per_class
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from latentlab.latent.paths import convex_combinations, pairwise_paths
 from latentlab.latent.projection import PCA, components_for_variance, pca
-from latentlab.latent.samplers import ClassGaussian, ClassGMM, gmm_sweep, sample_per_class
+from latentlab.latent.samplers import ClassGaussian, ClassGMM, sample_per_class
 
 __all__ = ["PCA", "ClassGMM", "ClassGaussian", "components_for_variance", "convex_combinations",
-           "gmm_sweep", "pairwise_paths", "pca", "sample_per_class"]
+           "pairwise_paths", "pca", "sample_per_class"]

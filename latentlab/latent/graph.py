@@ -17,6 +17,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from latentlab.errors import ParameterError
+from latentlab.latent.paths import convex_combinations
 
 _TINY = 1e-12  # stands in for zero-length edges (duplicate codes), which sparse matrices would drop
 
@@ -223,45 +224,11 @@ def detour_ratio(z, graph: LatentGraph, start: int, goal: int) -> float:
 def interpolation_codes(z, start: int, goal: int, n_frames: int, graphs: dict[str, LatentGraph]) -> dict[str, np.ndarray]:
     """Codes of each interpolation from ``z[start]`` to ``z[goal]``: ``linear`` (the straight line in
     the latent space) and ``<name> surfing`` for each graph: ``{method: (n_frames, d)}``."""
-    from latentlab.latent.paths import convex_combinations
-
     z = np.asarray(z, np.float32)
     codes = {"linear": convex_combinations(z[start], z[goal], n_frames)}
     for name, graph in graphs.items():
         codes[f"{name} surfing"] = surfing_path(z, graph, start, goal, n_frames)[0]
     return codes
-
-
-def compare_interpolations(decode, z, images, pairs, n_frames: int, graphs: dict[str, LatentGraph],
-                           truth=None):
-    """Score linear interpolation against surfing each graph, over image ``pairs`` ((p, 2) indices into
-    codes ``z`` (n, d) and ``images`` (n, ...)). ``decode``: codes (m, d) -> images in [0, 1];
-    ``truth``: optional ``(i, j) -> {path name: (n_frames, ...) images}`` of valid ground-truth paths.
-
-    Returns a pandas DataFrame, one row per (pair, method): ``interpolationMSE`` (paper 5.1.1),
-    ``smoothness`` (spread of frame steps), ``latent length``, and with ``truth`` ``GT straight`` (error
-    against the first truth path) and ``GT best`` (minimum over the truth paths, paper 6.2.2)."""
-    import pandas as pd
-
-    from latentlab import metrics
-
-    rows, clips = [], []
-    for i, j in np.asarray(pairs):
-        codes = interpolation_codes(z, int(i), int(j), n_frames, graphs)
-        frames = np.asarray(decode(np.concatenate(list(codes.values()))))
-        frames = frames.reshape(len(codes), n_frames, *np.shape(images)[1:])
-        truths = truth(int(i), int(j)) if truth is not None else None
-        for (method, c), f in zip(codes.items(), frames):
-            row = {"start": int(i), "goal": int(j), "method": method, "smoothness": metrics.path_smoothness(f),
-                   "latent length": float(np.linalg.norm(np.diff(c, axis=0), axis=1).sum())}
-            if truths:
-                gt = metrics.ground_truth_error(f, truths)
-                row["GT straight"], row["GT best"] = gt[next(iter(truths))], gt["best"]
-            rows.append(row)
-            clips.append(f)
-    table = pd.DataFrame(rows)
-    table.insert(3, "interpolationMSE", metrics.interpolation_mse(np.stack(clips), images))
-    return table
 
 
 def most_detoured_pair(z, graph: LatentGraph, n_candidates: int, rng: np.random.Generator) -> tuple[int, int]:

@@ -20,25 +20,17 @@ real weights.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import re
 from pathlib import Path
 
 import keras
 import numpy as np
 from keras import layers, ops
 
-from latentlab import config as ll_config
+from latentlab.batching import map_batches
 from latentlab.errors import DataFormatError, DataNotFoundError, ParameterError
-
-DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors"
-DIFFUSERS_WEIGHTS_BIN = "diffusion_pytorch_model.bin"
-TORCH_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
-LDM_PREFIXES = ("first_stage_model.", "vae.")
-#: Keys of LDM training checkpoints that are not part of the autoencoder (LPIPS and discriminator).
-IGNORED_PREFIXES = ("loss.", "model_ema.")
-KNOWN_MODELS = {"bullhug/kl-f8-anime2": "kl-f8-anime2"}
+from latentlab.models import autoencoder_kl_weights as weights_io
+from latentlab.models.autoencoder_kl_weights import DIFFUSERS_WEIGHTS, DIFFUSERS_WEIGHTS_BIN, IGNORED_PREFIXES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -323,16 +315,14 @@ class AutoencoderKL(keras.Model):
     def encode(self, x, batch_size: int = 8) -> tuple[np.ndarray, np.ndarray]:
         """Images (n, H, W, 3) float32 in [-1, 1] -> ``(mean, logvar)``, each (n, H/8, W/8, 4) numpy."""
         x = _images(x, self.config.in_channels)
-        parts = [self.encoder(x[s:s + batch_size], training=False) for s in range(0, len(x), batch_size)]
-        return tuple(np.concatenate([ops.convert_to_numpy(p[k]) for p in parts]) for k in (0, 1))
+        return map_batches(lambda b: tuple(self.encoder(b, training=False)), x, batch_size=batch_size)
 
     def decode(self, z, batch_size: int = 8) -> np.ndarray:
         """Unscaled latents (n, h, w, 4) -> images (n, 8h, 8w, 3) float32 (unclipped, nominally [-1, 1])."""
         z = np.asarray(z, np.float32)
         if z.ndim != 4 or z.shape[-1] != self.config.latent_channels:
             raise ParameterError(f"Latents have shape {z.shape}; expected (n, h, w, {self.config.latent_channels}) NHWC.")
-        return np.concatenate([ops.convert_to_numpy(self.decoder(z[s:s + batch_size], training=False))
-                               for s in range(0, len(z), batch_size)])
+        return map_batches(lambda b: self.decoder(b, training=False), z, batch_size=batch_size)
 
     def reconstruct(self, x, batch_size: int = 8, sample: bool = False, seed: int = 0) -> np.ndarray:
         """decode(encode(x)): through the posterior mean, or one posterior sample (``sample=True``,
@@ -348,7 +338,7 @@ class AutoencoderKL(keras.Model):
         """Every diffusers weight name with its PyTorch shape (conv: out, in, kh, kw; linear: out, in)."""
         out = {}
         for name, layer in self.torch_layers.items():
-            for key, shape in _torch_shapes(layer).items():
+            for key, shape in weights_io.torch_shapes(layer).items():
                 out[f"{name}.{key}"] = shape
         return out
 
@@ -374,24 +364,24 @@ class AutoencoderKL(keras.Model):
                              + ") - use the config.json that came with these weights, or pass "
                              "AutoencoderKLConfig(...) with the weights' values")
             if missing:
-                parts.append(f"{len(missing)} missing keys: {_some(missing)}")
+                parts.append(f"{len(missing)} missing keys: {weights_io.some(missing)}")
             if extra:
-                parts.append(f"{len(extra)} unexpected keys: {_some(extra)}")
+                parts.append(f"{len(extra)} unexpected keys: {weights_io.some(extra)}")
             if shaped:
                 parts.append(f"{len(shaped)} keys of the wrong shape: "
-                             + _some([f"{k} {tuple(np.shape(state[k]))} (expected {expected[k]})" for k in shaped]))
+                             + weights_io.some([f"{k} {tuple(np.shape(state[k]))} (expected {expected[k]})" for k in shaped]))
             raise DataFormatError(
                 f"{where} does not fit AutoencoderKL{self.config.block_out_channels}: " + "; ".join(parts)
                 + ". Check that the file is complete and made for this architecture."
             )
         for name, layer in self.torch_layers.items():
-            _assign(layer, {k: np.asarray(state[f"{name}.{k}"], np.float32) for k in _torch_shapes(layer)})
+            weights_io.assign(layer, {k: np.asarray(state[f"{name}.{k}"], np.float32) for k in weights_io.torch_shapes(layer)})
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The weights under diffusers names in PyTorch layouts (inverse of :meth:`load_state_dict`)."""
         out = {}
         for name, layer in self.torch_layers.items():
-            for key, value in _export(layer).items():
+            for key, value in weights_io.export(layer).items():
                 out[f"{name}.{key}"] = value
         return out
 
@@ -402,7 +392,7 @@ class AutoencoderKL(keras.Model):
         doc). ``config`` overrides the folder's ``config.json``; a single file without one gets the
         architecture read off its weights (``norm_num_groups`` and ``scaling_factor`` from ``config``
         or SD's defaults). The source is in ``model.source``."""
-        path = _resolve(path_or_name)
+        path = weights_io.resolve(path_or_name)
         if path.is_dir():
             folder = path / "vae" if not (path / "config.json").is_file() and (path / "vae" / "config.json").is_file() else path
             cfg_path = folder / "config.json"
@@ -410,15 +400,15 @@ class AutoencoderKL(keras.Model):
                 if not cfg_path.is_file():
                     raise DataNotFoundError(f"{folder} has no config.json: a diffusers AutoencoderKL folder holds "
                                             f"config.json and {DIFFUSERS_WEIGHTS}.")
-                config = AutoencoderKLConfig.from_dict(_read_json(cfg_path), str(cfg_path))
+                config = AutoencoderKLConfig.from_dict(weights_io.read_json(cfg_path), str(cfg_path))
             weights = folder / DIFFUSERS_WEIGHTS
             if not weights.is_file() and (folder / DIFFUSERS_WEIGHTS_BIN).is_file():
                 weights = folder / DIFFUSERS_WEIGHTS_BIN
             if not weights.is_file():
                 raise DataNotFoundError(f"{folder} has no {DIFFUSERS_WEIGHTS}: put the weights file beside config.json.")
-            state = to_diffusers_keys(read_state_dict(weights))
+            state = weights_io.to_diffusers_keys(weights_io.read_state_dict(weights))
         else:
-            state = to_diffusers_keys(read_state_dict(path))
+            state = weights_io.to_diffusers_keys(weights_io.read_state_dict(path))
             if config is None:
                 try:
                     config = infer_config(state)
@@ -441,198 +431,14 @@ def _images(x, channels: int) -> np.ndarray:
     return x
 
 
-def _some(keys: list[str], n: int = 8) -> str:
-    return ", ".join(keys[:n]) + (f", ... ({len(keys) - n} more)" if len(keys) > n else "")
-
-
-def _torch_shapes(layer) -> dict[str, tuple[int, ...]]:
-    if isinstance(layer, layers.Conv2D):
-        kh, kw, cin, cout = layer.kernel.shape
-        return {"weight": (cout, cin, kh, kw), "bias": (cout,)}
-    if isinstance(layer, layers.Dense):
-        cin, cout = layer.kernel.shape
-        return {"weight": (cout, cin), "bias": (cout,)}
-    return {"weight": tuple(layer.gamma.shape), "bias": tuple(layer.beta.shape)}
-
-
-def _assign(layer, w: dict[str, np.ndarray]) -> None:
-    if isinstance(layer, layers.Conv2D):
-        layer.kernel.assign(w["weight"].transpose(2, 3, 1, 0)), layer.bias.assign(w["bias"])
-    elif isinstance(layer, layers.Dense):
-        layer.kernel.assign(w["weight"].T), layer.bias.assign(w["bias"])
-    else:
-        layer.gamma.assign(w["weight"]), layer.beta.assign(w["bias"])
-
-
-def _export(layer) -> dict[str, np.ndarray]:
-    if isinstance(layer, layers.Conv2D):
-        return {"weight": np.asarray(layer.kernel.numpy()).transpose(3, 2, 0, 1), "bias": layer.bias.numpy()}
-    if isinstance(layer, layers.Dense):
-        return {"weight": np.asarray(layer.kernel.numpy()).T, "bias": layer.bias.numpy()}
-    return {"weight": layer.gamma.numpy(), "bias": layer.beta.numpy()}
-
-
-# ------------------------------------------------------------------------------------ checkpoints
-
-def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
-    """All tensors of a ``.safetensors`` file (or, with torch installed, a ``.ckpt``/``.pt``/``.bin``
-    read with ``weights_only=True``) as numpy arrays, keys unchanged."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataNotFoundError(f"No checkpoint at {path}.")
-    if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.numpy import load_file
-
-        try:
-            return dict(load_file(str(path)))
-        except (SafetensorError, OSError, ValueError) as err:
-            raise DataFormatError(f"{path} is not a readable .safetensors file ({err}); download it again.") from err
-    if path.suffix in TORCH_SUFFIXES:
-        try:
-            import torch
-        except ImportError:
-            raise DataFormatError(
-                f"{path} is a PyTorch pickle: reading it needs torch (`pip install torch`, the CPU build is "
-                "enough), or convert it once to .safetensors elsewhere."
-            ) from None
-        try:
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as err:  # torch raises many types (UnpicklingError, RuntimeError, ...)
-            raise DataFormatError(f"{path} could not be read with torch.load(weights_only=True): {err}") from err
-        obj = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
-        return {k: v.float().numpy() for k, v in obj.items() if hasattr(v, "numpy")}
-    raise DataFormatError(f"{path}: unknown checkpoint type {path.suffix!r}; expected .safetensors or "
-                          f"(with torch) {', '.join(TORCH_SUFFIXES)}.")
-
-
-_LDM_RULES = [
-    (r"^(encoder|decoder)\.norm_out\.", r"\1.conv_norm_out."),
-    (r"^encoder\.down\.(\d+)\.block\.(\d+)\.", r"encoder.down_blocks.\1.resnets.\2."),
-    (r"^encoder\.down\.(\d+)\.downsample\.", r"encoder.down_blocks.\1.downsamplers.0."),
-    (r"^(encoder|decoder)\.mid\.block_1\.", r"\1.mid_block.resnets.0."),
-    (r"^(encoder|decoder)\.mid\.block_2\.", r"\1.mid_block.resnets.1."),
-    (r"^(encoder|decoder)\.mid\.attn_1\.norm\.", r"\1.mid_block.attentions.0.group_norm."),
-    (r"^(encoder|decoder)\.mid\.attn_1\.([qkv])\.", r"\1.mid_block.attentions.0.to_\2."),
-    (r"^(encoder|decoder)\.mid\.attn_1\.proj_out\.", r"\1.mid_block.attentions.0.to_out.0."),
-    (r"\.nin_shortcut\.", ".conv_shortcut."),
-]
-_OLD_DIFFUSERS_ATTENTION = {"query": "to_q", "key": "to_k", "value": "to_v", "proj_attn": "to_out.0"}
-
-
-def to_diffusers_keys(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Rename an LDM single-file state dict (``encoder.down.0.block.0``, ``mid.attn_1.q`` as 1x1
-    convs, decoder ``up.N`` in reverse order, optional ``first_stage_model.`` prefix) and old
-    diffusers attention names (``query``/``proj_attn``) to current diffusers names. Diffusers
-    state dicts pass through unchanged."""
-    prefix = next((p for p in LDM_PREFIXES if any(k.startswith(p + "encoder.") for k in state)), None)
-    if prefix:
-        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-    ldm = any(re.match(r"^encoder\.down\.\d+\.", k) for k in state)
-    n_up = 1 + max((int(m.group(1)) for k in state if (m := re.match(r"^decoder\.up\.(\d+)\.", k))), default=-1)
-    out = {}
-    for key, value in state.items():
-        if ldm:
-            if m := re.match(r"^decoder\.up\.(\d+)\.(block|upsample)(\.?)", key):
-                i = n_up - 1 - int(m.group(1))
-                new = f"decoder.up_blocks.{i}." + ("resnets" if m.group(2) == "block" else "upsamplers.0") + m.group(3)
-                key = new + key[m.end():]
-            for pattern, repl in _LDM_RULES:
-                key = re.sub(pattern, repl, key)
-        m = re.match(r"^(.*\.attentions\.0\.)(query|key|value|proj_attn)\.(weight|bias)$", key)
-        if m:
-            key = f"{m.group(1)}{_OLD_DIFFUSERS_ATTENTION[m.group(2)]}.{m.group(3)}"
-        value = np.asarray(value)
-        if ".attentions.0.to_" in key and key.endswith(".weight") and value.ndim > 2:
-            value = value.reshape(value.shape[:2])
-        out[key] = value
-    return out
-
-
 def infer_config(state: dict[str, np.ndarray], base: AutoencoderKLConfig | None = None) -> AutoencoderKLConfig | None:
-    """The architecture a diffusers-named state dict was made for (None if it is not an
-    AutoencoderKL). GroupNorm's group count and the scaling factor are not in the weights: they come
-    from ``base`` (SD defaults)."""
-    if "encoder.conv_in.weight" not in state:
-        return None
-    base = base or AutoencoderKLConfig()
-    widths = []
-    while f"encoder.down_blocks.{len(widths)}.resnets.0.conv1.weight" in state:
-        widths.append(int(np.shape(state[f"encoder.down_blocks.{len(widths)}.resnets.0.conv1.weight"])[0]))
-    per_block = 0
-    while f"encoder.down_blocks.0.resnets.{per_block}.conv1.weight" in state:
-        per_block += 1
-    latent2 = np.shape(state.get("quant_conv.weight", state.get("encoder.conv_out.weight", [8])))[0]
-    return dataclasses.replace(
-        base, in_channels=int(np.shape(state["encoder.conv_in.weight"])[1]),
-        out_channels=int(np.shape(state.get("decoder.conv_out.weight", [base.out_channels]))[0]),
-        block_out_channels=tuple(widths) or base.block_out_channels, layers_per_block=per_block or 1,
-        latent_channels=int(latent2) // 2, mid_block_add_attention="encoder.mid_block.attentions.0.to_q.weight" in state,
-        use_quant_conv="quant_conv.weight" in state, use_post_quant_conv="post_quant_conv.weight" in state)
+    """The architecture a diffusers-named state dict was made for (None if it is not an AutoencoderKL);
+    GroupNorm's group count and the scaling factor come from ``base`` (SD defaults)."""
+    fields = weights_io.infer_architecture(state)
+    return None if fields is None else dataclasses.replace(base or AutoencoderKLConfig(), **fields)
 
 
 def _config_differences(cfg: AutoencoderKLConfig, inferred: AutoencoderKLConfig) -> dict:
     fields = ("in_channels", "out_channels", "block_out_channels", "layers_per_block", "latent_channels",
               "mid_block_add_attention", "use_quant_conv", "use_post_quant_conv")
     return {f: (getattr(cfg, f), getattr(inferred, f)) for f in fields if getattr(cfg, f) != getattr(inferred, f)}
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise DataFormatError(f"{path} is not valid JSON ({err}); use the config.json that came with the weights.") from err
-
-
-def local_model_dir() -> Path:
-    """Where named models are looked for: ``<data>/models/``."""
-    return ll_config.data_dir() / "models"
-
-
-def _resolve(path_or_name: str | Path) -> Path:
-    """A path as given if it exists; for a hub name ``owner/repo``: ``<data>/models/owner--repo/``,
-    ``<data>/models/<repo>.safetensors`` (or ``.ckpt``), then a hub download when allowed."""
-    path = Path(path_or_name).expanduser()
-    if path.exists():
-        return path
-    name = str(path_or_name)
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+", name):
-        raise DataNotFoundError(f"No file or folder {path}: give a diffusers folder, a .safetensors checkpoint or a "
-                                "hub name such as 'bullhug/kl-f8-anime2'.")
-    stem = KNOWN_MODELS.get(name, name.split("/")[1])
-    folder = local_model_dir() / name.replace("/", "--")
-    candidates = [folder, *(local_model_dir() / f"{stem}{s}" for s in (".safetensors", ".ckpt"))]
-    for candidate in candidates:
-        if candidate.is_dir() and ((candidate / "config.json").is_file() or (candidate / "vae").is_dir()):
-            return candidate
-        if candidate.is_file():
-            return candidate
-    tried = [f"{c}: missing" for c in candidates]
-    if ll_config.offline():
-        tried.append("hub download: skipped (LATENTLAB_OFFLINE=1)")
-    else:
-        got, status = _hub_download(name, folder)
-        if got is not None:
-            return got
-        tried.append(f"hub download: {status}")
-    raise DataNotFoundError(
-        f"Weights {name!r} not found. Put config.json and {DIFFUSERS_WEIGHTS} from https://huggingface.co/{name} "
-        f"into {folder}/, or the single-file checkpoint as {local_model_dir() / (stem + '.safetensors')} "
-        f"(a .ckpt needs torch). Tried: " + "; ".join(tried) + "."
-    )
-
-
-def _hub_download(name: str, folder: Path) -> tuple[Path | None, str]:
-    try:
-        from huggingface_hub import hf_hub_download
-    except ImportError:
-        return None, "huggingface_hub is not installed (pip install huggingface_hub)"
-    try:
-        hf_hub_download(name, "config.json", local_dir=folder)
-        try:
-            hf_hub_download(name, DIFFUSERS_WEIGHTS, local_dir=folder)
-        except Exception:  # some repositories hold only the PyTorch .bin (read with torch)
-            hf_hub_download(name, DIFFUSERS_WEIGHTS_BIN, local_dir=folder)
-        return folder, "ok"
-    except Exception as err:  # network errors, missing repo or file: each is a reason to fall back
-        return None, f"failed ({type(err).__name__}: {str(err).splitlines()[0][:200]})"

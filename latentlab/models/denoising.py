@@ -14,8 +14,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from latentlab.batching import map_batches, predict
 from latentlab.errors import ParameterError
-from latentlab.models.training import compile_options
+from latentlab.models.training import compile_options, fit
 
 NOISE_TYPES = ("gaussian", "drop")
 #: The paper's all_scores.csv names: 'normal' is the gaussian noise; we read 'white' as its other noise
@@ -65,7 +66,7 @@ class DenoisingAutoencoder(keras.Model):
     def __init__(self, encoder, decoder, corruption, features=None, lambda_re=1.0, lambda_pe=0.0, **kwargs):
         super().__init__(**kwargs)
         if lambda_pe > 0 and features is None:
-            raise ParameterError(f"lambda_pe={lambda_pe} needs a feature network (models.features.perceptual_features).")
+            raise ParameterError(f"lambda_pe={lambda_pe} needs a feature network (latentlab.experiments.perceptual.perceptual_features).")
         if lambda_re < 0 or lambda_pe < 0 or lambda_re + lambda_pe == 0:
             raise ParameterError(f"(lambda_re, lambda_pe) = ({lambda_re}, {lambda_pe}): both >= 0, not both 0.")
         self.encoder, self.decoder, self.corruption = encoder, decoder, corruption
@@ -152,107 +153,34 @@ def loss_parts(model: DenoisingAutoencoder, images, features=None, batch_size: i
     ``images`` in [0, 1]. The features are the model's own, or ``features`` (so that models trained
     without a perceptual term can be scored on it too); without either, only ``mse``."""
     features = model.features if features is None else features
-    x = np.asarray(images, np.float32)
-    re = pe = 0.0
-    for s in range(0, len(x), batch_size):
-        xb = x[s:s + batch_size]
+
+    def per_image(xb):
         out = model(xb, training=False)
-        re += float(ops.mean(ops.square(xb - out))) * len(xb)
+        parts = {"mse": ops.mean(ops.square(xb - out), axis=(1, 2, 3))}
         if features is not None:
-            pe += float(ops.mean(ops.square(features(xb, training=False) - features(out, training=False)))) * len(xb)
-    return {"mse": re / len(x), **({"perceptual": pe / len(x)} if features is not None else {})}
+            diff = ops.square(features(xb, training=False) - features(out, training=False))
+            parts["perceptual"] = ops.mean(ops.reshape(diff, (ops.shape(xb)[0], -1)), axis=1)
+        return parts
+
+    return {k: float(v.mean()) for k, v in map_batches(per_image, np.asarray(images, np.float32),
+                                                       batch_size=batch_size).items()}
 
 
 def encode(model: DenoisingAutoencoder, images, batch_size: int = 256) -> np.ndarray:
     """Codes of clean images (n, 64, 64, 3) in [0, 1]: (n, d) float32."""
-    x = np.asarray(images, np.float32)
-    return np.concatenate([ops.convert_to_numpy(model.encoder(x[s:s + batch_size], training=False))
-                           for s in range(0, len(x), batch_size)])
+    return predict(model.encoder, np.asarray(images, np.float32), batch_size)
 
 
 def decode(model: DenoisingAutoencoder, codes, batch_size: int = 256) -> np.ndarray:
     """Images (n, 64, 64, 3) in [0, 1] decoded from codes (n, d)."""
-    z = np.asarray(codes, np.float32)
-    return np.concatenate([ops.convert_to_numpy(model.decoder(z[s:s + batch_size], training=False))
-                           for s in range(0, len(z), batch_size)])
+    return predict(model.decoder, np.asarray(codes, np.float32), batch_size)
 
 
 def train_dae(images, *, epochs: int, batch_size: int = 16, checkpoint_dir=None, verbose=0, **build):
     """Build (``build``: arguments of :func:`build_denoising_autoencoder`) and train a denoising AE on
     clean ``images`` (n, 64, 64, 3) in [0, 1] with ``models.fit`` (resumable from ``checkpoint_dir``).
     Returns the model and its loss history."""
-    from latentlab.models.training import fit
-
     model = build_denoising_autoencoder(**build)
     history = fit(model, np.asarray(images, np.float32), epochs=epochs, batch_size=batch_size,
                   checkpoint_dir=checkpoint_dir, verbose=verbose)
     return model, history
-
-
-#: The paper's grid (section 5.4); ``noise`` uses the paper's all_scores.csv names.
-PAPER_GRID = {"batch_size": (4, 8, 16), "lambdas": ((1.0, 0.0), (0.7, 0.3), (0.0, 1.0)),
-              "channels": (64, 128, 256), "noise_level": (0.1, 0.2, 0.5), "noise": ("normal", "white")}
-
-
-def grid_points(grid: dict) -> list[dict]:
-    """Every combination of a grid like :data:`PAPER_GRID` (``{setting: values}``), as a list of dicts."""
-    import itertools
-
-    keys = list(grid)
-    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
-
-
-def point_name(point: dict, latent_dim: int) -> str:
-    """A grid point's folder name, e.g. ``z2_bs16_re0.7_pe0.3_c64_gaussian0.2``."""
-    lre, lpe = point["lambdas"]
-    noise = PAPER_NOISE_NAMES.get(point["noise"], point["noise"])
-    return f"z{latent_dim}_bs{point['batch_size']}_re{lre:g}_pe{lpe:g}_c{point['channels']}_{noise}{point['noise_level']:g}"
-
-
-def train_point(images, point: dict, *, epochs: int, latent_dim: int, features=None, checkpoint_root=None,
-                seed: int = 0, verbose=0, **build):
-    """:func:`train_dae` at a grid point (``batch_size``, ``lambdas`` = (lambda_re, lambda_pe),
-    ``channels``, ``noise_level``, ``noise``), checkpointed in ``checkpoint_root/<point_name>`` so that the
-    same point trained elsewhere in a notebook (or an earlier run) is not trained again."""
-    from pathlib import Path
-
-    lre, lpe = point["lambdas"]
-    folder = None if checkpoint_root is None else Path(checkpoint_root) / point_name(point, latent_dim)
-    return train_dae(images, epochs=epochs, batch_size=point["batch_size"], checkpoint_dir=folder, verbose=verbose,
-                     latent_dim=latent_dim, channels=point["channels"], noise=point["noise"],
-                     noise_level=point["noise_level"], lambda_re=lre, lambda_pe=lpe,
-                     features=features if lpe > 0 else None, seed=seed, **build)
-
-
-def grid_search(images, points: list[dict], *, epochs: int, latent_dim: int, features, pairs, n_frames: int,
-                csv_path, checkpoint_root=None, seed: int = 0, verbose=0, **build):
-    """Train one model per grid point (see :func:`train_point`), score it, and write the table to
-    ``csv_path`` after each point (atomically; finished points resume from their checkpoints). Columns
-    follow the paper's all_scores.csv in spirit: the settings, the final training loss, reconstruction
-    errors, the kNN graph's k, and the mean interpolationMSE of linear and kNN-surfing interpolation
-    over ``pairs``. Returns a DataFrame."""
-    import time
-
-    import pandas as pd
-
-    from latentlab.io import atomic_path
-    from latentlab.latent.graph import compare_interpolations, knn_graph
-
-    x = np.asarray(images, np.float32)
-    rows = []
-    for p in points:
-        start = time.perf_counter()
-        model, history = train_point(x, p, epochs=epochs, latent_dim=latent_dim, features=features,
-                                     checkpoint_root=checkpoint_root, seed=seed, verbose=verbose, **build)
-        z = encode(model, x)
-        graph = knn_graph(z)
-        scores = compare_interpolations(lambda c: decode(model, c), z, x, pairs, n_frames, {"knn": graph})
-        means = scores.groupby("method")["interpolationMSE"].mean()
-        rows.append({"batch_size": p["batch_size"], "lambda_re": p["lambdas"][0], "lambda_pe": p["lambdas"][1],
-                     "channels": p["channels"], "noise": p["noise"], "noise_level": p["noise_level"], "epochs": epochs,
-                     "final_loss": history["loss"][-1], **{f"recon_{k}": v for k, v in loss_parts(model, x, features).items()},
-                     "knn_k": int(graph.param), "interpolationMSE_linear": means["linear"],
-                     "interpolationMSE_surfing": means["knn surfing"], "seconds": time.perf_counter() - start})
-        with atomic_path(csv_path, suffix=".csv") as tmp:
-            pd.DataFrame(rows).to_csv(tmp, index=False)
-    return pd.DataFrame(rows)

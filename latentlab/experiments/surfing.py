@@ -1,0 +1,38 @@
+"""Scoring interpolations on a latent graph (*Surfing the manifold*, 5.1 and 6.2.2): linear interpolation against
+surfing each graph, over many pairs, by interpolationMSE, smoothness, latent length and a ground truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from latentlab import metrics
+from latentlab.latent.graph import LatentGraph, interpolation_codes
+
+
+def compare_interpolations(decode, z, images, pairs, n_frames: int, graphs: dict[str, LatentGraph],
+                           truth=None):
+    """Score linear interpolation against surfing each graph, over image ``pairs`` ((p, 2) indices into
+    codes ``z`` (n, d) and ``images`` (n, ...)). ``decode``: codes (m, d) -> images in [0, 1];
+    ``truth``: optional ``(i, j) -> {path name: (n_frames, ...) images}`` of valid ground-truth paths.
+
+    Returns a pandas DataFrame, one row per (pair, method): ``interpolationMSE`` (paper 5.1.1),
+    ``smoothness`` (spread of frame steps), ``latent length``, and with ``truth`` ``GT straight`` (error
+    against the first truth path) and ``GT best`` (minimum over the truth paths, paper 6.2.2)."""
+    rows, clips = [], []
+    for i, j in np.asarray(pairs):
+        codes = interpolation_codes(z, int(i), int(j), n_frames, graphs)
+        frames = np.asarray(decode(np.concatenate(list(codes.values()))))
+        frames = frames.reshape(len(codes), n_frames, *np.shape(images)[1:])
+        truths = truth(int(i), int(j)) if truth is not None else None
+        for (method, c), f in zip(codes.items(), frames):
+            row = {"start": int(i), "goal": int(j), "method": method, "smoothness": metrics.path_smoothness(f),
+                   "latent length": float(np.linalg.norm(np.diff(c, axis=0), axis=1).sum())}
+            if truths:
+                gt = metrics.ground_truth_error(f, truths)
+                row["GT straight"], row["GT best"] = gt[next(iter(truths))], gt["best"]
+            rows.append(row)
+            clips.append(f)
+    table = pd.DataFrame(rows)
+    table.insert(3, "interpolationMSE", metrics.interpolation_mse(np.stack(clips), images))
+    return table
