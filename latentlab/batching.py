@@ -65,9 +65,14 @@ def map_batches(fn: Callable[..., Any], *arrays: Any, batch_size: int = 256, pro
 
 def predict(model: Callable[..., Any], x: Any, batch_size: int = 256, progress: str | None = None) -> Any:
     """``model(x, training=False)`` (a Keras model or layer) on float32 ``x`` (n, ...), ``batch_size`` items at a
-    time: numpy (n, ...), or a tuple / dict of them when the model has several outputs."""
-    return map_batches(lambda b: model(b, training=False), np.asarray(x, np.float32), batch_size=batch_size,
-                       progress=progress)
+    time: numpy (n, ...), or a tuple / dict of them when the model has several outputs. Items whose layout differs
+    from a Keras model's input but whose size matches (images into a dense encoder) are reshaped to it."""
+    x = np.asarray(x, np.float32)
+    wanted = getattr(model, "input_shape", None)
+    if (isinstance(wanted, tuple) and len(wanted) > 1 and all(isinstance(d, int) for d in wanted[1:])
+            and x.shape[1:] != wanted[1:] and int(np.prod(x.shape[1:])) == int(np.prod(wanted[1:]))):
+        x = x.reshape(len(x), *wanted[1:])
+    return map_batches(lambda b: model(b, training=False), x, batch_size=batch_size, progress=progress)
 
 
 def predictor(model: Callable[..., Any], batch_size: int = 256) -> Callable[[Any], Any]:

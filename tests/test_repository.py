@@ -1,5 +1,6 @@
 """The repository keeps its promises: clean notebooks, one set of requirements, the README's commands."""
 
+import ast
 import json
 import re
 import tomllib
@@ -67,3 +68,47 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
 def test_offline_requirements_are_pinned_wheels():
     lines = [l for l in (ROOT / "requirements-offline.txt").read_text().splitlines() if l and not l.startswith("#")]
     assert lines and all("==" in l for l in lines)
+
+
+def _logic_lines(source: str) -> int:
+    return sum(1 for line in source.splitlines() if line.strip() and not line.strip().startswith("#"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_cells_tell_the_story_and_leave_the_work_to_the_package(path):
+    """No code cell has more than 15 lines of logic (non-blank, non-comment lines), except the setup cell, the
+    closing cell and the classroom exercises: longer logic belongs in latentlab, with a docstring and a test."""
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    long = {i: _logic_lines("".join(c["source"])) for i, c in enumerate(cells[1:-1], 1)
+            if not c["metadata"].get("nbgrader") and _logic_lines("".join(c["source"])) > 15}
+    assert not long, f"{path.name}: code cells (counted among code cells) with more than 15 lines of logic: {long}"
+
+
+#: Each part of the package and what it may build on: imports point down this list, never up.
+LAYERS = [{"errors", "io", "__init__"}, {"batching", "config"}, {"data", "metrics"}, {"models", "latent"},
+          {"agent", "experiments"}, {"plots", "widgets", "checks", "report"}, {"runner", "assignments"},
+          {"cli"}, {"__main__"}]
+LEVEL = {part: level for level, parts in enumerate(LAYERS) for part in parts}
+
+
+def _latentlab_imports(tree: ast.AST) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "latentlab":
+            parts = node.module.split(".")
+            found += [parts[1]] if len(parts) > 1 else [alias.name for alias in node.names]
+        elif isinstance(node, ast.Import):
+            found += [a.name.split(".")[1] for a in node.names if a.name.startswith("latentlab.")]
+    return found
+
+
+def test_imports_point_down_and_models_know_no_dataset():
+    package = ROOT / "latentlab"
+    wrong = []
+    for path in sorted(package.rglob("*.py")):
+        part = path.relative_to(package).parts[0].removesuffix(".py")
+        assert part in LEVEL, f"{path}: add the new module to LAYERS"
+        for target in _latentlab_imports(ast.parse(path.read_text())):
+            if target != part and (LEVEL.get(target, -1) >= LEVEL[part] or (part, target) == ("models", "data")):
+                wrong.append(f"{path.relative_to(ROOT)} imports latentlab.{target}")
+    assert not wrong, "imports must point down the layers " + str(LAYERS) + ":\n" + "\n".join(wrong)

@@ -152,3 +152,19 @@ def test_conv_autoencoder_trains_on_streamed_faces_and_resumes(tmp_path):
     np.testing.assert_allclose(encode_images(ae.encoder, held, batch_size=5), ae.encoder.predict(x, verbose=0), atol=1e-4)
     with pytest.raises(ParameterError, match="divisible by 2\\*\\*4"):
         build_conv_autoencoder(image_shape=(60, 60, 3))
+
+
+def test_point_set_scores_tell_real_like_points_from_a_void():
+    """A linear autoencoder that keeps 8 of 16 directions: real latents live in those 8, so they re-encode almost
+    exactly; uniform points fill all 16, lie outside the bulk and re-encode far from where they started."""
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0][:8]
+    real = rng.normal(size=(600, 8)) @ basis + 0.01 * rng.normal(size=(600, 16))
+    decode = lambda z: (np.asarray(z) @ basis.T @ basis).reshape(len(z), 4, 4, 1)
+    encode = lambda images: np.asarray(images).reshape(len(images), 16)
+    bulk = st.BulkReference(real[:500], real[500:], k=5)
+    scores = st.point_set_scores({"held": real[500:], "void": rng.uniform(-4, 4, (100, 16))}, bulk, encode, decode,
+                                 real[500:])
+    assert scores["held"]["reencoding / real"] == pytest.approx(1.0) and scores["held"]["outside"] < 0.05
+    assert scores["void"]["reencoding / real"] > 20 and scores["void"]["outside"] > 0.9
+    assert scores["void"]["mean radius"] > scores["held"]["mean radius"]

@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 
+from latentlab.errors import ParameterError
+
 
 @dataclasses.dataclass(frozen=True)
 class PCA:
@@ -43,3 +45,29 @@ def components_for_variance(p: PCA, fraction: float) -> int:
     """How many principal axes hold ``fraction`` of the variance: a number for the paper's
     "the eigenvalues decrease steadily"."""
     return int(np.searchsorted(np.cumsum(p.explained_ratio), fraction) + 1)
+
+
+EMBEDDINGS = ("pca", "tsne", "umap")
+
+
+def embed(z: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
+    """A 2-d map (n, 2) of codes ``z`` (n, d): ``"pca"`` (linear), ``"tsne"`` or ``"umap"`` (neighbourhood-
+    preserving; UMAP is imported only here, since importing it and its first fit compile with numba)."""
+    z = np.asarray(z, np.float32).reshape(len(z), -1)
+    if method not in EMBEDDINGS:
+        raise ParameterError(f"method={method!r}: choose one of {EMBEDDINGS}.")
+    if len(z) < 4:
+        raise ParameterError(f"{len(z)} codes: a 2-d map needs at least 4.")
+    if method == "pca":
+        return pca(z).project(z, 2)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        return TSNE(2, perplexity=min(30.0, (len(z) - 1) / 3), init="pca", random_state=seed).fit_transform(z)
+    import warnings
+
+    import umap
+
+    with warnings.catch_warnings():  # n_jobs=1 is implied by the fixed seed; UMAP says so in a warning
+        warnings.filterwarnings("ignore", message=".*n_jobs.*", category=UserWarning)
+        return umap.UMAP(n_neighbors=min(15, len(z) - 1), random_state=seed, n_jobs=1).fit_transform(z)

@@ -260,3 +260,17 @@ def reencoding_error(encode: Callable[[np.ndarray], np.ndarray], decode: Callabl
     map arrays (n, ...) to arrays."""
     z = np.asarray(z, np.float32)
     return np.linalg.norm(np.asarray(encode(decode(z)), np.float64) - z, axis=1)
+
+
+def point_set_scores(points: dict[str, np.ndarray], bulk: BulkReference, encode: Callable[[np.ndarray], np.ndarray],
+                     decode: Callable[[np.ndarray], np.ndarray], z_held) -> dict[str, dict[str, float]]:
+    """For each named set of z-points (n, d): where it lies relative to the real bulk (``bulk.summary``), its
+    median re-encoding error and the median pixel contrast of its decoded images, each relative to the same for
+    the real held-out latents ``z_held`` (1 = like a real face), and its mean radius."""
+    real_reencoding = np.median(reencoding_error(encode, decode, z_held))
+    real_contrast = np.median(np.asarray(decode(z_held)).std(axis=(1, 2, 3)))
+    return {name: {**bulk.summary(z),
+                   "reencoding / real": float(np.median(reencoding_error(encode, decode, z)) / real_reencoding),
+                   "contrast / real": float(np.median(np.asarray(decode(z)).std(axis=(1, 2, 3))) / real_contrast),
+                   "mean radius": float(radii(z).mean())}
+            for name, z in points.items()}
