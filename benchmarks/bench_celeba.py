@@ -61,30 +61,40 @@ def main() -> None:
     n, bs = len(faces), args.batch_size
     ae = build_conv_autoencoder()
     x = faces.images() / 255.0
-    print(f"{platform.machine()} {os.cpu_count()} cores, Keras {keras.__version__} on {keras.backend.backend()}; "
-          f"{n} faces from {faces.source.kind}, batch {bs}")
+    print(
+        f"{platform.machine()} {os.cpu_count()} cores, Keras {keras.__version__} on {keras.backend.backend()}; "
+        f"{n} faces from {faces.source.kind}, batch {bs}"
+    )
 
     t_read = timed(lambda: [b for b in faces.dataset(bs)], 2)
     t_stream = timed(lambda: encode_images(ae.encoder, faces, bs), 2)
     t_memory = timed(lambda: ae.encoder.predict(x, batch_size=bs, verbose=0), 2)
     single = x[:64]
-    t_single = timed(lambda: [ae.encoder(single[i:i + 1], training=False) for i in range(len(single))])
+    t_single = timed(lambda: [ae.encoder(single[i : i + 1], training=False) for i in range(len(single))])
     print(f"(a) read + preprocess jpgs     {rate(n, t_read)}")
     print(f"(b) stream + encode, batched   {rate(n, t_stream)}")
     print(f"(c) encode preloaded, batched  {rate(n, t_memory)}")
     print(f"(d) encode one image per call  {rate(len(single), t_single)}")
-    print(f"batched / one per call: {(n / t_memory) / (len(single) / t_single):.1f}x; "
-          f"streaming keeps {100 * t_memory / t_stream:.0f}% of the in-memory encode rate")
+    print(
+        f"batched / one per call: {(n / t_memory) / (len(single) / t_single):.1f}x; "
+        f"streaming keeps {100 * t_memory / t_stream:.0f}% of the in-memory encode rate"
+    )
 
     z = ae.encoder.predict(x, batch_size=bs, verbose=0)
     order = np.argsort(-(z.mean(0) ** 2 + z.std(0) ** 2))[:8]
-    explorer = LatentExplorer(keras_decoder(ae.decoder, (64, 64, 3)), {"centre": z.mean(0)},
-                              directions=np.eye(z.shape[1])[order], scales=z.std(0)[order])
+    explorer = LatentExplorer(
+        keras_decoder(ae.decoder, (64, 64, 3)),
+        {"centre": z.mean(0)},
+        directions=np.eye(z.shape[1])[order],
+        scales=z.std(0)[order],
+    )
     rng = np.random.default_rng(0)
     update = median_ms(lambda: explorer.set_coefficients(rng.uniform(-2, 2, 8)))
     predict = median_ms(lambda: ae.decoder.predict(z[:1], verbose=0))
-    print(f"explorer update (decode + PNG): {update:.1f} ms median; decoder.predict of one z: {predict:.1f} ms "
-          f"(ratio {predict / update:.1f}x); target < 100 ms: {'met' if update < 100 else 'MISSED'}")
+    print(
+        f"explorer update (decode + PNG): {update:.1f} ms median; decoder.predict of one z: {predict:.1f} ms "
+        f"(ratio {predict / update:.1f}x); target < 100 ms: {'met' if update < 100 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

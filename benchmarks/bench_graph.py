@@ -56,8 +56,18 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60)
     args = parser.parse_args()
     print(f"{platform.machine()} | {os.cpu_count()} CPUs | median of {args.repeats} runs")
-    header = ("dim", "n", "k", "kNN build", "sklearn ref", "ours/ref", "eps build", "Dijkstra+surf", "kNN+path",
-              "growth")
+    header = (
+        "dim",
+        "n",
+        "k",
+        "kNN build",
+        "sklearn ref",
+        "ours/ref",
+        "eps build",
+        "Dijkstra+surf",
+        "kNN+path",
+        "growth",
+    )
     print(" ".join(f"{h:>13s}" for h in header))
     for dim in (2, 3):
         previous = None
@@ -73,8 +83,18 @@ def main() -> None:
             total = t_knn + t_path
             growth = "" if previous is None else f"x{total / previous:.1f}"
             previous = total
-            row = (str(dim), f"{n:,}", str(k), f"{t_knn:.3f}s", f"{t_ref:.3f}s", f"{t_knn / t_ref:.2f}",
-                   f"{t_eps:.3f}s", f"{t_path:.3f}s", f"{total:.3f}s", growth)
+            row = (
+                str(dim),
+                f"{n:,}",
+                str(k),
+                f"{t_knn:.3f}s",
+                f"{t_ref:.3f}s",
+                f"{t_knn / t_ref:.2f}",
+                f"{t_eps:.3f}s",
+                f"{t_path:.3f}s",
+                f"{total:.3f}s",
+                growth,
+            )
             print(" ".join(f"{c:>13s}" for c in row), f"  (eps = {eps.param:.3g}, {eps.n_edges:,} edges)", flush=True)
     print("target: kNN+path <= 5 s at 100,000 codes")
 

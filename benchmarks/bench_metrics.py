@@ -50,8 +50,14 @@ def main() -> None:
     from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 
     def reference():
-        return [(mean_squared_error(a, b), peak_signal_noise_ratio(a, b, data_range=1.0),
-                 structural_similarity(a, b, win_size=7, data_range=1.0, channel_axis=-1)) for a, b in zip(x, y)]
+        return [
+            (
+                mean_squared_error(a, b),
+                peak_signal_noise_ratio(a, b, data_range=1.0),
+                structural_similarity(a, b, win_size=7, data_range=1.0, channel_axis=-1),
+            )
+            for a, b in zip(x, y)
+        ]
 
     metrics.image_quality(x[:2], y[:2])  # compile the SSIM kernel (cached on disk after the first run)
     ours_s = best_of(lambda: metrics.image_quality(x, y), args.repeats)
@@ -68,8 +74,10 @@ def main() -> None:
         enc_s = best_of(lambda: vae.encode(xv, batch_size=8), 1)
         z = vae.encode(xv, batch_size=8)[0]
         dec_s = best_of(lambda: vae.decode(z, batch_size=8), 1)
-        print(f"AutoencoderKL {name:17s} {vae.count_params() / 1e6:5.1f}M params: encode {len(xv) / enc_s:6.2f} "
-              f"frames/s, decode {len(xv) / dec_s:6.2f} frames/s (256x256, batch 8)")
+        print(
+            f"AutoencoderKL {name:17s} {vae.count_params() / 1e6:5.1f}M params: encode {len(xv) / enc_s:6.2f} "
+            f"frames/s, decode {len(xv) / dec_s:6.2f} frames/s (256x256, batch 8)"
+        )
 
 
 if __name__ == "__main__":

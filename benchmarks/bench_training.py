@@ -84,15 +84,24 @@ def main() -> None:
     (x, _), _ = load_mnist(verbose=False)
     x = to_vectors(x[: args.n])
     config.seed_everything(0)
-    print(f"{config.device_description()} | {platform.processor() or platform.machine()} | "
-          f"{len(x)} images, batch {args.batch_size}, {args.epochs} timed epochs")
+    print(
+        f"{config.device_description()} | {platform.processor() or platform.machine()} | "
+        f"{len(x)} images, batch {args.batch_size}, {args.epochs} timed epochs"
+    )
 
     ref, ref_clock = reference_model(), EpochClock()
     ref.fit(x, x, batch_size=args.batch_size, epochs=args.epochs + 1, verbose=0, callbacks=[ref_clock])
     ae, our_clock = build_dense_autoencoder(9), EpochClock()
     with tempfile.TemporaryDirectory() as ckpt:
-        fit(ae, x, epochs=args.epochs + 1, batch_size=args.batch_size, checkpoint_dir=ckpt, verbose=0,
-            callbacks=[our_clock])
+        fit(
+            ae,
+            x,
+            epochs=args.epochs + 1,
+            batch_size=args.batch_size,
+            checkpoint_dir=ckpt,
+            verbose=0,
+            callbacks=[our_clock],
+        )
     ref_s, ours_s = ref_clock.seconds_per_epoch(), our_clock.seconds_per_epoch()
     peak = matmul_gflops()
     flops = training_flops_per_sample()

@@ -88,9 +88,11 @@ def generate(out: Path | None = None, notebooks: list[Path] | None = None) -> li
 def fill_from_solutions(student: Path, instructor: Path) -> nbformat.NotebookNode:
     """The student notebook with every solution cell replaced by the instructor's solution (markers
     removed): what a student who solved everything would hand in."""
-    solutions = {c.metadata["nbgrader"]["grade_id"]: SOLUTION.sub("", c.source)
-                 for c in nbformat.read(instructor, as_version=4).cells
-                 if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    solutions = {
+        c.metadata["nbgrader"]["grade_id"]: SOLUTION.sub("", c.source)
+        for c in nbformat.read(instructor, as_version=4).cells
+        if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+    }
     nb = nbformat.read(student, as_version=4)
     for cell in nb.cells:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
@@ -99,7 +101,9 @@ def fill_from_solutions(student: Path, instructor: Path) -> nbformat.NotebookNod
     return nb
 
 
-def autograde(root: Path, assignment: str, student: str, notebook: nbformat.NotebookNode | Path) -> dict[str, tuple[float, float]]:
+def autograde(
+    root: Path, assignment: str, student: str, notebook: nbformat.NotebookNode | Path
+) -> dict[str, tuple[float, float]]:
     """Put ``notebook`` in as ``student``'s submission of ``assignment`` under the course folder
     ``root``, run ``nbgrader autograde`` (which executes it, with the hidden tests restored) and return
     ``{grade_id: (score, max_score)}`` for every graded cell."""

@@ -52,7 +52,9 @@ def map_batches(fn: Callable[..., Any], *arrays: Any, batch_size: int = 256, pro
         raise ParameterError("map_batches needs at least one array to batch.")
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
-        raise ParameterError(f"map_batches: arrays of different lengths {[len(a) for a in arrays]}; give equal lengths.")
+        raise ParameterError(
+            f"map_batches: arrays of different lengths {[len(a) for a in arrays]}; give equal lengths."
+        )
     slices = list(batch_slices(n, batch_size))
     if not slices:
         raise ParameterError("map_batches: the arrays are empty; give at least one item.")
@@ -69,8 +71,13 @@ def predict(model: Callable[..., Any], x: Any, batch_size: int = 256, progress: 
     from a Keras model's input but whose size matches (images into a dense encoder) are reshaped to it."""
     x = np.asarray(x, np.float32)
     wanted = getattr(model, "input_shape", None)
-    if (isinstance(wanted, tuple) and len(wanted) > 1 and all(isinstance(d, int) for d in wanted[1:])
-            and x.shape[1:] != wanted[1:] and int(np.prod(x.shape[1:])) == int(np.prod(wanted[1:]))):
+    if (
+        isinstance(wanted, tuple)
+        and len(wanted) > 1
+        and all(isinstance(d, int) for d in wanted[1:])
+        and x.shape[1:] != wanted[1:]
+        and int(np.prod(x.shape[1:])) == int(np.prod(wanted[1:]))
+    ):
         x = x.reshape(len(x), *wanted[1:])
     return map_batches(lambda b: model(b, training=False), x, batch_size=batch_size, progress=progress)
 

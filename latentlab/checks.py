@@ -85,8 +85,12 @@ class Checks:
 
     def save(self) -> None:
         """Write ``<out_dir>/checks.json`` atomically."""
-        record = {"notebook": self.cfg.stem, "profile": self.cfg.profile, "seed": self.cfg.seed,
-                  "checks": [dataclasses.asdict(c) | {"status": c.status} for c in self.items]}
+        record = {
+            "notebook": self.cfg.stem,
+            "profile": self.cfg.profile,
+            "seed": self.cfg.seed,
+            "checks": [dataclasses.asdict(c) | {"status": c.status} for c in self.items],
+        }
         write_json(self.cfg.out_dir / FILE, record, indent=2)
 
     def finish(self, display: bool = True) -> None:
@@ -94,12 +98,15 @@ class Checks:
         self.save()
         if display:
             try:
-                from IPython.display import Markdown, display as show
+                from IPython.display import Markdown
+                from IPython.display import display as show
 
                 show(Markdown(self.markdown()))
             except ImportError:  # outside IPython
                 print(self.markdown())
         if self.failures:
             lines = [f"- {c.claim} ({c.describe()})" for c in self.failures]
-            raise AssertionError(f"{len(self.failures)} of {len(self.items)} checks failed in profile "
-                                 f"{self.cfg.profile!r}, seed {self.cfg.seed}:\n" + "\n".join(lines))
+            raise AssertionError(
+                f"{len(self.failures)} of {len(self.items)} checks failed in profile "
+                f"{self.cfg.profile!r}, seed {self.cfg.seed}:\n" + "\n".join(lines)
+            )

@@ -52,8 +52,10 @@ def read_profiles(path: Path = PROFILE_FILE) -> dict[str, dict[str, Any]]:
         keys = {p: set(v) for p, v in profiles.items()}
         if "stem" not in entry or len({frozenset(k) for k in keys.values()}) != 1:
             odd = set.union(*keys.values()) - set.intersection(*keys.values())
-            raise ProfileError(f"{path}: notebook {number} needs a stem and the same settings in every profile "
-                               f"(only in some: {sorted(odd)}); put shared values under [\"{number}\".common].")
+            raise ProfileError(
+                f"{path}: notebook {number} needs a stem and the same settings in every profile "
+                f'(only in some: {sorted(odd)}); put shared values under ["{number}".common].'
+            )
         notebooks[number] = {"stem": entry["stem"], "profiles": profiles}
     return notebooks
 

@@ -78,8 +78,11 @@ def generation_scores(images, intended, predicted, train_images) -> dict[str, fl
     classes = np.unique(intended)
     diversity = np.mean([mean_pairwise_distance(_flat(images)[intended == c]) for c in classes])
     novelty, _ = nearest_distances(images, train_images)
-    return {"accuracy": float((intended == predicted).mean()), "diversity": float(diversity),
-            "novelty": float(novelty.mean())}
+    return {
+        "accuracy": float((intended == predicted).mean()),
+        "diversity": float(diversity),
+        "novelty": float(novelty.mean()),
+    }
 
 
 def _image_batch(x, y) -> tuple[np.ndarray, np.ndarray]:
@@ -176,8 +179,16 @@ def _quality(x, y, data_range: float, win_size: int) -> tuple[np.ndarray, np.nda
     if not _KERNEL:
         _KERNEL.append(_quality_kernel())
     ssim, sse = np.empty((len(x), x.shape[-1])), np.empty((len(x), x.shape[-1]))
-    _KERNEL[0](np.ascontiguousarray(x, np.float32), np.ascontiguousarray(y, np.float32), win_size,
-               (0.01 * data_range) ** 2, (0.03 * data_range) ** 2, win_size**2 / (win_size**2 - 1), ssim, sse)
+    _KERNEL[0](
+        np.ascontiguousarray(x, np.float32),
+        np.ascontiguousarray(y, np.float32),
+        win_size,
+        (0.01 * data_range) ** 2,
+        (0.03 * data_range) ** 2,
+        win_size**2 / (win_size**2 - 1),
+        ssim,
+        sse,
+    )
     return ssim.mean(1), sse.sum(1) / np.prod(x.shape[1:])
 
 
@@ -253,5 +264,5 @@ def detail_energy(images) -> np.ndarray:
     if x.ndim not in (3, 4) or min(x.shape[1:3]) < 3:
         raise ParameterError(f"detail_energy needs images (n, H, W[, C]) of at least 3x3 pixels; got {x.shape}.")
     x = x if x.ndim == 4 else x[..., None]
-    lap = (4 * x[:, 1:-1, 1:-1] - x[:, :-2, 1:-1] - x[:, 2:, 1:-1] - x[:, 1:-1, :-2] - x[:, 1:-1, 2:])
+    lap = 4 * x[:, 1:-1, 1:-1] - x[:, :-2, 1:-1] - x[:, 2:, 1:-1] - x[:, 1:-1, :-2] - x[:, 1:-1, 2:]
     return np.square(lap).reshape(len(x), -1).mean(1)

@@ -15,14 +15,22 @@ def _as_images(batch, image_shape) -> np.ndarray:
     return batch
 
 
-def image_grid(rows: Sequence, row_labels: Sequence[str] | None = None, col_labels: Sequence | None = None,
-               title: str | None = None, image_shape=(28, 28), cell: float = 0.9, cmap: str = "gray"):
+def image_grid(
+    rows: Sequence,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence | None = None,
+    title: str | None = None,
+    image_shape=(28, 28),
+    cell: float = 0.9,
+    cmap: str = "gray",
+):
     """A grid of images: ``rows`` is a list of batches (each (n, h, w[, c]) or flat (n, h*w)),
     drawn one batch a row. Returns the figure."""
     rows = [_as_images(r, image_shape) for r in rows]
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell * n_cols + (1.2 if row_labels else 0), cell * n_rows),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(cell * n_cols + (1.2 if row_labels else 0), cell * n_rows), squeeze=False
+    )
     for i, batch in enumerate(rows):
         for j in range(n_cols):
             ax = axes[i, j]
@@ -30,8 +38,12 @@ def image_grid(rows: Sequence, row_labels: Sequence[str] | None = None, col_labe
             for spine in ax.spines.values():
                 spine.set_visible(False)
             if j < len(batch):
-                ax.imshow(np.clip(batch[j], 0, 1) if batch.dtype.kind == "f" else batch[j], cmap=cmap,
-                          vmin=0, vmax=1 if batch.dtype.kind == "f" else 255)
+                ax.imshow(
+                    np.clip(batch[j], 0, 1) if batch.dtype.kind == "f" else batch[j],
+                    cmap=cmap,
+                    vmin=0,
+                    vmax=1 if batch.dtype.kind == "f" else 255,
+                )
             if row_labels is not None and j == 0:
                 ax.set_ylabel(str(row_labels[i]), rotation=0, ha="right", va="center", fontsize=9)
             if col_labels is not None and i == 0 and j < len(col_labels):
@@ -44,14 +56,20 @@ def image_grid(rows: Sequence, row_labels: Sequence[str] | None = None, col_labe
     return fig
 
 
-def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], keys=("loss", "val_loss"),
-                    title: str | None = None, log: bool = True):
+def training_curves(
+    histories: Mapping[str, Mapping[str, Sequence[float]]],
+    keys=("loss", "val_loss"),
+    title: str | None = None,
+    log: bool = True,
+):
     """Loss per epoch of several runs (``{name: keras history dict}``), one panel per key."""
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.4), squeeze=False)
     for ax, key in zip(axes[0], keys):
         for name, hist in histories.items():
             if key in hist:
-                ax.plot(np.arange(1, len(hist[key]) + 1), hist[key], label=name, marker="." if len(hist[key]) < 30 else None)
+                ax.plot(
+                    np.arange(1, len(hist[key]) + 1), hist[key], label=name, marker="." if len(hist[key]) < 30 else None
+                )
         ax.set_xlabel("epoch"), ax.set_ylabel(key), ax.set_title(key)
         if log:
             ax.set_yscale("log")
@@ -97,9 +115,13 @@ def latent_scatter(coords: np.ndarray, labels: np.ndarray, title: str = "latent 
     coords = np.asarray(coords)
     labels = np.asarray(labels).astype(str)
     order = np.argsort(labels, kind="stable")
-    kwargs = dict(color=labels[order], title=title, opacity=0.6,
-                  hover_name=None if hover is None else np.asarray(hover)[order],
-                  labels={"color": "class"})
+    kwargs = dict(
+        color=labels[order],
+        title=title,
+        opacity=0.6,
+        hover_name=None if hover is None else np.asarray(hover)[order],
+        labels={"color": "class"},
+    )
     if coords.shape[1] >= 3:
         fig = px.scatter_3d(x=coords[order, 0], y=coords[order, 1], z=coords[order, 2], **kwargs)
         fig.update_traces(marker_size=2)
@@ -110,13 +132,20 @@ def latent_scatter(coords: np.ndarray, labels: np.ndarray, title: str = "latent 
     return fig
 
 
-def component_histograms(z: np.ndarray, mean: np.ndarray, width: np.ndarray, components: Sequence[int],
-                         bins: int = 40, cols: int = 4, title: str | None = None):
+def component_histograms(
+    z: np.ndarray,
+    mean: np.ndarray,
+    width: np.ndarray,
+    components: Sequence[int],
+    bins: int = 40,
+    cols: int = 4,
+    title: str | None = None,
+):
     """Number distribution of each latent component in ``components`` (histogram of ``z`` (n, d)),
     with its Gaussian fit N(mean_j, width_j^2) (``mean``, ``width`` (d,)) drawn over it."""
     rows = -(-len(components) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.3 * rows), squeeze=False)
-    for ax in axes.flat[len(components):]:
+    for ax in axes.flat[len(components) :]:
         ax.axis("off")
     for ax, j in zip(axes.flat, components):
         ax.hist(z[:, j], bins=bins, density=True, color="tab:blue", alpha=0.6)
@@ -141,8 +170,13 @@ def correlation_matrix(corr: np.ndarray, title: str = "correlation of latent com
     return fig
 
 
-def radius_histograms(real: np.ndarray, uniform: Mapping[float, np.ndarray], d: int, bins: int = 60,
-                      title: str = "radii of real and statistical latent vectors"):
+def radius_histograms(
+    real: np.ndarray,
+    uniform: Mapping[float, np.ndarray],
+    d: int,
+    bins: int = 60,
+    title: str = "radii of real and statistical latent vectors",
+):
     """Histograms of the radii of real latent vectors and of uniform statistical vectors
     (``{b: radii}``), each uniform one with its analytic density (dashed): the thin shell."""
     from latentlab.latent.statistics import uniform_radius_pdf
@@ -160,9 +194,13 @@ def radius_histograms(real: np.ndarray, uniform: Mapping[float, np.ndarray], d: 
     return fig
 
 
-def plane_projections(z: np.ndarray, planes: Sequence[tuple[int, int]],
-                      marks: Mapping[str, tuple[np.ndarray, str]] | None = None,
-                      title: str = "z-points projected onto coordinate planes", cols: int = 3):
+def plane_projections(
+    z: np.ndarray,
+    planes: Sequence[tuple[int, int]],
+    marks: Mapping[str, tuple[np.ndarray, str]] | None = None,
+    title: str = "z-points projected onto coordinate planes",
+    cols: int = 3,
+):
     """Interactive orthogonal projections of z-points (n, d) (blue) onto coordinate planes (j1, j2),
     one panel per plane, with extra point sets on top: ``marks`` = {name: (points (m, d) or (d,), colour)},
     e.g. the origin (yellow), the bulk centre (orange) and a path (red) as in the blog's part VI."""
@@ -177,11 +215,22 @@ def plane_projections(z: np.ndarray, planes: Sequence[tuple[int, int]],
         for name, (points, colour) in layers.items():
             points = np.atleast_2d(points)
             big = name != "z-points"
-            fig.add_trace(go.Scattergl(x=points[:, a], y=points[:, b], mode="markers", name=name,
-                                       legendgroup=name, showlegend=i == 0, opacity=1.0 if big else 0.35,
-                                       marker=dict(color=colour, size=9 if big else 3,
-                                                   line=dict(width=0.5, color="black") if big else None)),
-                          row=i // ncols + 1, col=i % ncols + 1)
+            fig.add_trace(
+                go.Scattergl(
+                    x=points[:, a],
+                    y=points[:, b],
+                    mode="markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=i == 0,
+                    opacity=1.0 if big else 0.35,
+                    marker=dict(
+                        color=colour, size=9 if big else 3, line=dict(width=0.5, color="black") if big else None
+                    ),
+                ),
+                row=i // ncols + 1,
+                col=i % ncols + 1,
+            )
         fig.update_xaxes(title_text=f"z{a}", row=i // ncols + 1, col=i % ncols + 1)
         fig.update_yaxes(title_text=f"z{b}", row=i // ncols + 1, col=i % ncols + 1)
     fig.update_layout(title=title, height=360 * rows, legend_itemsizing="constant")
@@ -206,12 +255,22 @@ def interpolation_sequences(states, alive=None, goals=None, title: str | None = 
         goals = goals[..., 0] if grey else goals
         rows = [np.concatenate([r, g[None]]) for r, g in zip(rows, goals)]
         labels.append("GT")
-    return image_grid(rows, col_labels=labels, title=title, image_shape=states.shape[2:4] if grey else None,
-                      cell=cell, cmap="gray_r" if grey else "gray")
+    return image_grid(
+        rows,
+        col_labels=labels,
+        title=title,
+        image_shape=states.shape[2:4] if grey else None,
+        cell=cell,
+        cmap="gray_r" if grey else "gray",
+    )
 
 
-def latent_trajectories(coords: np.ndarray, labels: Sequence | None = None, title: str = "triplet trajectories",
-                        axis_labels: Sequence[str] = ("PC 1", "PC 2")):
+def latent_trajectories(
+    coords: np.ndarray,
+    labels: Sequence | None = None,
+    title: str = "triplet trajectories",
+    axis_labels: Sequence[str] = ("PC 1", "PC 2"),
+):
     """Each triplet's path frame1 -> frame2 -> frame3 through a 2-d projection: ``coords`` (n, 3, 2),
     one line per triplet coloured by ``labels`` (n,); circle, square, triangle mark frames 1, 2, 3."""
     coords = np.asarray(coords)
@@ -237,8 +296,12 @@ def grouped_bars(values: Mapping[str, Mapping[str, float]], ylabel: str, title: 
     width = 0.8 / max(len(series), 1)
     fig, ax = plt.subplots(figsize=(max(4.5, 1.2 * len(groups) * max(1, len(series) / 3)), 3.4))
     for i, name in enumerate(series):
-        ax.bar(np.arange(len(groups)) + (i - (len(series) - 1) / 2) * width,
-               [values[g].get(name, np.nan) for g in groups], width, label=name)
+        ax.bar(
+            np.arange(len(groups)) + (i - (len(series) - 1) / 2) * width,
+            [values[g].get(name, np.nan) for g in groups],
+            width,
+            label=name,
+        )
     ax.set_xticks(np.arange(len(groups)), groups)
     ax.set_ylabel(ylabel)
     if title:
@@ -248,8 +311,15 @@ def grouped_bars(values: Mapping[str, Mapping[str, float]], ylabel: str, title: 
     return fig
 
 
-def latent_graph(z: np.ndarray, edges: np.ndarray | None = None, paths: Mapping[str, np.ndarray] | None = None,
-                 color: np.ndarray | None = None, color_label: str = "", title: str = "latent codes", ax=None):
+def latent_graph(
+    z: np.ndarray,
+    edges: np.ndarray | None = None,
+    paths: Mapping[str, np.ndarray] | None = None,
+    color: np.ndarray | None = None,
+    color_label: str = "",
+    title: str = "latent codes",
+    ax=None,
+):
     """Codes (n, 2) or (n, 3) as points (coloured by ``color``), graph ``edges`` ((m, 2) node pairs) as
     thin lines, and ``paths`` (``{name: (k, d) codes}``) drawn over them from start (o) to goal (*).
     Three-d codes get a 3-d axis. Returns the figure."""

@@ -46,9 +46,13 @@ def save_metrics(cfg: Config, metrics: dict, source: DataSource | str | None = N
     (atomically, strict JSON: non-finite numbers become null and are listed under ``non_finite``) and
     return its path."""
     non_finite: list[str] = []
-    record = {"notebook": cfg.stem, "profile": cfg.profile, "seed": cfg.seed,
-              "data_source": str(source) if source is not None else None,
-              "metrics": _jsonable(metrics, "", non_finite)}
+    record = {
+        "notebook": cfg.stem,
+        "profile": cfg.profile,
+        "seed": cfg.seed,
+        "data_source": str(source) if source is not None else None,
+        "metrics": _jsonable(metrics, "", non_finite),
+    }
     if non_finite:
         record["non_finite"] = non_finite
     return write_json(cfg.out_dir / "metrics.json", record, indent=2, allow_nan=False)
@@ -90,13 +94,21 @@ def _runs_section(root: Path) -> tuple[list[str], dict[str, dict]]:
     if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
         return [f"Runs: `{root / RUNS}` is not a list of runs; ignored.", ""], {}
     failed = [r for r in runs if not r.get("ok")]
-    lines = ["## Runs", "", f"{len(runs) - len(failed)} of {len(runs)} notebooks ran to the end"
-             + (f"; **{len(failed)} failed**." if failed else "."), "",
-             "| notebook | profile | seed | result | time |", "|---|---|---|---|---|"]
+    lines = [
+        "## Runs",
+        "",
+        f"{len(runs) - len(failed)} of {len(runs)} notebooks ran to the end"
+        + (f"; **{len(failed)} failed**." if failed else "."),
+        "",
+        "| notebook | profile | seed | result | time |",
+        "|---|---|---|---|---|",
+    ]
     for r in runs:
         result = "ok" if r.get("ok") else f"**FAILED**: {str(r.get('error', '')).replace('|', '/')}"
-        lines.append(f"| {r.get('stem')} | {r.get('profile')} | {r.get('seed')} | {result} | "
-                     f"{float(r.get('seconds', 0)):.0f} s |")
+        lines.append(
+            f"| {r.get('stem')} | {r.get('profile')} | {r.get('seed')} | {result} | "
+            f"{float(r.get('seconds', 0)):.0f} s |"
+        )
     lines += ["", "Executed copies, with any error in place: `executed/<notebook>.ipynb` and `.html`.", ""]
     return lines, {str(r.get("stem")): r for r in runs}
 
@@ -119,13 +131,18 @@ def write_report(root: Path | None = None) -> Path:
             continue
         if run is not None and path.stat().st_mtime < float(run.get("started", 0)):
             when = datetime.datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="minutes")
-            lines += [f"**These numbers are from an earlier run ({when})**: the last run stopped before writing "
-                      "its own.", ""]
+            lines += [
+                f"**These numbers are from an earlier run ({when})**: the last run stopped before writing its own.",
+                "",
+            ]
         record, problem = _read_json(path)
         if not isinstance(record, dict) or not isinstance(record.get("metrics"), dict):
             lines += [f"{problem or f'`{path}` holds no metrics record'}; rerun the notebook to rewrite it.", ""]
             continue
-        lines += [f"profile `{record.get('profile')}`, seed {record.get('seed')}, data: {record.get('data_source')}", ""]
+        lines += [
+            f"profile `{record.get('profile')}`, seed {record.get('seed')}, data: {record.get('data_source')}",
+            "",
+        ]
         if record.get("non_finite"):
             lines += ["Not finite (written as null): " + ", ".join(record["non_finite"]), ""]
         checks, _ = _read_json(root / stem / "checks.json")
@@ -133,8 +150,12 @@ def write_report(root: Path | None = None) -> Path:
             items = checks["checks"]
             count = {status: sum(c.get("status") == status for c in items) for status in ("pass", "FAIL")}
             other = len(items) - count["pass"] - count["FAIL"]
-            lines += [f"Checks: {count['pass']} of {len(items)} passed, {count['FAIL']} failed"
-                      + (f", {other} did not hold but are not asserted in this profile" if other else "") + ".", ""]
+            lines += [
+                f"Checks: {count['pass']} of {len(items)} passed, {count['FAIL']} failed"
+                + (f", {other} did not hold but are not asserted in this profile" if other else "")
+                + ".",
+                "",
+            ]
             lines += [f"- FAIL: {c.get('claim')}" for c in items if c.get("status") == "FAIL"]
             lines += [""] if count["FAIL"] else []
         rows: list[tuple[str, str]] = []

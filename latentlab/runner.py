@@ -55,8 +55,9 @@ def notebook_paths(numbers: Sequence[str] | None = None, folder: Path | None = N
     folder = Path(folder) if folder is not None else project_root() / "notebooks"
     found = {p.name[:2]: p for p in sorted(folder.glob("[0-9][0-9]_*.ipynb"))}
     if not found:
-        raise ParameterError(f"No numbered notebooks (NN_name.ipynb) in {folder}: run from the project folder "
-                             "or pass --notebooks DIR.")
+        raise ParameterError(
+            f"No numbered notebooks (NN_name.ipynb) in {folder}: run from the project folder or pass --notebooks DIR."
+        )
     if not numbers:
         return list(found.values())
     wanted = [f"{int(n):02d}" if str(n).isdigit() else str(n) for n in numbers]
@@ -72,8 +73,9 @@ def _error_line(exc: BaseException) -> str:
     return " ".join(text.split())[:500]
 
 
-def execute(path: Path, build: Path, profile: str, seed: int, timeout: int | None = None,
-            html: bool = True) -> NotebookRun:
+def execute(
+    path: Path, build: Path, profile: str, seed: int, timeout: int | None = None, html: bool = True
+) -> NotebookRun:
     """Execute the notebook at ``path`` with ``LATENTLAB_PROFILE``, ``LATENTLAB_SEED`` and ``LATENTLAB_BUILD``
     set for its kernel; write the executed copy (also when a cell fails) and its HTML to ``<build>/executed/``."""
     import nbformat
@@ -82,7 +84,9 @@ def execute(path: Path, build: Path, profile: str, seed: int, timeout: int | Non
     nb = nbformat.read(path, as_version=4)
     env = {**os.environ, "LATENTLAB_PROFILE": profile, "LATENTLAB_SEED": str(seed), "LATENTLAB_BUILD": str(build)}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     out = build / "executed"
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -105,13 +109,30 @@ def execute(path: Path, build: Path, profile: str, seed: int, timeout: int | Non
         html_path = executed.with_suffix(".html")
         with atomic_path(html_path, suffix=".html") as tmp:
             tmp.write_text(body, encoding="utf-8")
-    return NotebookRun(path.name[:2], path.stem, profile, seed, error is None, seconds, started,
-                       str(executed), str(html_path) if html_path else None, error)
+    return NotebookRun(
+        path.name[:2],
+        path.stem,
+        profile,
+        seed,
+        error is None,
+        seconds,
+        started,
+        str(executed),
+        str(html_path) if html_path else None,
+        error,
+    )
 
 
-def run(numbers: Sequence[str] | None = None, profile: str | None = None, seed: int | None = None,
-        build: Path | None = None, notebooks: Path | None = None, timeout: int | None = None, html: bool = True,
-        log: Callable[[str], None] = print) -> list[NotebookRun]:
+def run(
+    numbers: Sequence[str] | None = None,
+    profile: str | None = None,
+    seed: int | None = None,
+    build: Path | None = None,
+    notebooks: Path | None = None,
+    timeout: int | None = None,
+    html: bool = True,
+    log: Callable[[str], None] = print,
+) -> list[NotebookRun]:
     """Execute the notebooks (all, or ``numbers``) in ``profile`` with ``seed`` into ``build`` (default
     ``build/``), one after the other, each whatever happened to the last; write ``runs.json`` and
     ``REPORT.md`` there and return the runs."""
@@ -162,16 +183,25 @@ def seeds_table(stem: str, runs: Sequence[tuple[str, NotebookRun, Path]]) -> str
     claims: list[str] = []
     for _, _, found in columns:
         claims += [c for c in (found or {}) if c not in claims]
-    lines = [f"### {stem}", "", "| check | " + " | ".join(label for label, _, _ in columns) + " |",
-             "|---|" + "---|" * len(columns)]
+    lines = [
+        f"### {stem}",
+        "",
+        "| check | " + " | ".join(label for label, _, _ in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
     for claim in claims:
         cells = []
         for _, _, found in columns:
             c = (found or {}).get(claim)
-            cells.append("-" if c is None else f"{c['status']} ({', '.join(f'{k}={v}' for k, v in c['values'].items())})")
+            cells.append(
+                "-" if c is None else f"{c['status']} ({', '.join(f'{k}={v}' for k, v in c['values'].items())})"
+            )
         lines.append(f"| {claim} | " + " | ".join(cells) + " |")
-    lines.append("| notebook | " + " | ".join(f"ok, {_duration(r.seconds)}" if r.ok else f"FAILED: {r.error}"
-                                              for _, r, _ in columns) + " |")
+    lines.append(
+        "| notebook | "
+        + " | ".join(f"ok, {_duration(r.seconds)}" if r.ok else f"FAILED: {r.error}" for _, r, _ in columns)
+        + " |"
+    )
     by_seed: dict[int, list[tuple[str, Path]]] = {}
     for label, run_, build in runs:
         by_seed.setdefault(run_.seed, []).append((label, build))
@@ -185,15 +215,25 @@ def seeds_table(stem: str, runs: Sequence[tuple[str, NotebookRun, Path]]) -> str
                 verdict = "cannot compare: a run wrote no metrics.json"
             else:
                 differ = [k for k in sorted(set(reference) | set(other)) if reference.get(k) != other.get(k)]
-                verdict = ("identical metrics.json" if not differ else f"{len(differ)} of {len(reference)} numbers "
-                           "differ, e.g. " + "; ".join(f"{k}: {reference.get(k)} vs {other.get(k)}" for k in differ[:4]))
+                verdict = (
+                    "identical metrics.json"
+                    if not differ
+                    else f"{len(differ)} of {len(reference)} numbers "
+                    "differ, e.g. " + "; ".join(f"{k}: {reference.get(k)} vs {other.get(k)}" for k in differ[:4])
+                )
             lines += ["", f"Seed {seed}, {same[0][0]} vs {label}: {verdict}."]
     return "\n".join(lines) + "\n"
 
 
-def run_seeds(numbers: Sequence[str] | None, profile: str | None, seeds: Sequence[int], build: Path | None = None,
-              notebooks: Path | None = None, timeout: int | None = None,
-              log: Callable[[str], None] = print) -> tuple[list[NotebookRun], Path]:
+def run_seeds(
+    numbers: Sequence[str] | None,
+    profile: str | None,
+    seeds: Sequence[int],
+    build: Path | None = None,
+    notebooks: Path | None = None,
+    timeout: int | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[list[NotebookRun], Path]:
     """Run the notebooks once per entry of ``seeds`` (a seed may repeat: its runs are compared number by
     number), each run from scratch in ``<build>/seeds/<profile>/run<i>-seed<s>/``; write ``SEEDS.md`` there
     with every check per run. Returns all runs and the path of ``SEEDS.md``."""

@@ -50,10 +50,18 @@ class LatentExplorer:
     sampler:    optional ``rng -> z`` for the "random point" button
     """
 
-    def __init__(self, decode: Callable[[np.ndarray], np.ndarray], starts: Mapping[str, np.ndarray],
-                 directions: np.ndarray | None = None, scales: np.ndarray | None = None,
-                 n_sliders: int = 8, sampler: Callable[[np.random.Generator], np.ndarray] | None = None,
-                 labels: list[str] | None = None, seed: int = 0, image_scale: int = 6):
+    def __init__(
+        self,
+        decode: Callable[[np.ndarray], np.ndarray],
+        starts: Mapping[str, np.ndarray],
+        directions: np.ndarray | None = None,
+        scales: np.ndarray | None = None,
+        n_sliders: int = 8,
+        sampler: Callable[[np.random.Generator], np.ndarray] | None = None,
+        labels: list[str] | None = None,
+        seed: int = 0,
+        image_scale: int = 6,
+    ):
         import ipywidgets as w
 
         if not starts:
@@ -74,8 +82,15 @@ class LatentExplorer:
         labels = labels or [f"dir {i}" for i in range(k)]
         self.start_menu = w.Dropdown(options=list(self.starts), description="start")
         self.sliders = [
-            w.FloatSlider(value=0.0, min=-3.0 * float(s), max=3.0 * float(s), step=float(s) / 20,
-                          description=labels[i], continuous_update=True, readout_format=".2f")
+            w.FloatSlider(
+                value=0.0,
+                min=-3.0 * float(s),
+                max=3.0 * float(s),
+                step=float(s) / 20,
+                description=labels[i],
+                continuous_update=True,
+                readout_format=".2f",
+            )
             for i, s in enumerate(self.scales)
         ]
         self.reset_button = w.Button(description="reset", icon="undo")
@@ -88,7 +103,9 @@ class LatentExplorer:
         self.start_menu.observe(self._on_start, names="value")
         self.reset_button.on_click(lambda _: self.reset())
         self.random_button.on_click(lambda _: self.random_point())
-        controls = w.VBox([self.start_menu, *self.sliders, w.HBox([self.reset_button, self.random_button]), self.status])
+        controls = w.VBox(
+            [self.start_menu, *self.sliders, w.HBox([self.reset_button, self.random_button]), self.status]
+        )
         self.widget = w.HBox([controls, self.image])
         self._hold = False
         self.update()

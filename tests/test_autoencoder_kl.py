@@ -57,7 +57,9 @@ def test_ldm_names_under_a_pipeline_prefix_and_training_extras_are_accepted(tmp_
     wrapped["model.diffusion_model.input_blocks.0.0.weight"] = np.zeros((2, 2), np.float32)  # the UNet, not ours
     wrapped["first_stage_model.loss.logvar"] = np.zeros((), np.float32)  # LPIPS/discriminator state
     save_file(wrapped, str(tmp_path / "sd.safetensors"))
-    _check_parity(AutoencoderKL.from_pretrained(tmp_path / "sd.safetensors", config=AutoencoderKLConfig(**TINY)), golden)
+    _check_parity(
+        AutoencoderKL.from_pretrained(tmp_path / "sd.safetensors", config=AutoencoderKLConfig(**TINY)), golden
+    )
 
 
 def test_torch_checkpoint_needs_torch():
@@ -102,8 +104,11 @@ def test_a_config_that_does_not_match_the_weights_is_explained(tmp_path):
     cfg["block_out_channels"] = [8, 8, 8]
     cfg["latent_channels"] = 8
     (folder / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(DataFormatError, match=r"config does not match the weights \(block_out_channels: config "
-                                              r"\(8, 8, 8\), weights \(4, 8, 8\); latent_channels: config 8, weights 4"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"config does not match the weights \(block_out_channels: config "
+        r"\(8, 8, 8\), weights \(4, 8, 8\); latent_channels: config 8, weights 4",
+    ):
         AutoencoderKL.from_pretrained(folder)
 
 

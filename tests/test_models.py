@@ -10,16 +10,18 @@ from latentlab.models import build_dense_autoencoder, fit
 from latentlab.models.losses import binary_crossentropy, euclidean_distance_loss, get_loss, mean_squared_error
 
 
-@pytest.mark.parametrize("layers, widths", [(1, [32]), (5, [512, 128, 32, 128, 512]),
-                                            (9, [512, 256, 128, 64, 32, 64, 128, 256, 512])])
+@pytest.mark.parametrize(
+    "layers, widths", [(1, [32]), (5, [512, 128, 32, 128, 512]), (9, [512, 256, 128, 64, 32, 64, 128, 256, 512])]
+)
 def test_the_papers_architectures(layers, widths):
     ae = build_dense_autoencoder(layers)
     dense = [l.units for m in (ae.encoder, ae.decoder) for l in m.layers if isinstance(l, keras.layers.Dense)]
     assert dense == widths + [784]
     assert ae.encoder.output_shape == (None, 32) and ae.decoder.input_shape == (None, 32)
     x = np.random.default_rng(0).random((4, 784), dtype=np.float32)
-    np.testing.assert_allclose(ae.predict(x, verbose=0), ae.decoder.predict(ae.encoder.predict(x, verbose=0), verbose=0),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        ae.predict(x, verbose=0), ae.decoder.predict(ae.encoder.predict(x, verbose=0), verbose=0), atol=1e-6
+    )
 
 
 def test_bad_architecture_and_loss_are_clear():
@@ -93,8 +95,16 @@ def test_init_from_continues_another_run(tmp_path, small_mnist):
     short = fit(first, x, epochs=2, batch_size=256, checkpoint_dir=tmp_path / "short", verbose=0)
     longer = build_dense_autoencoder(1)
     counter = _CountEpochs()
-    history = fit(longer, x, epochs=3, batch_size=256, checkpoint_dir=tmp_path / "long",
-                  init_from=tmp_path / "short", verbose=0, callbacks=[counter])
+    history = fit(
+        longer,
+        x,
+        epochs=3,
+        batch_size=256,
+        checkpoint_dir=tmp_path / "long",
+        init_from=tmp_path / "short",
+        verbose=0,
+        callbacks=[counter],
+    )
     assert counter.epochs == [2] and history["loss"][:2] == short["loss"]
     assert json.loads((tmp_path / "short" / "state.json").read_text())["epoch"] == 2, "the source run was changed"
 
@@ -104,8 +114,15 @@ def test_checkpoint_of_another_model_is_not_loaded(tmp_path, small_mnist):
     fit(build_dense_autoencoder(1), x, epochs=1, batch_size=256, checkpoint_dir=tmp_path, verbose=0)
     counter = _CountEpochs()
     with pytest.warns(UserWarning, match="another model"):
-        fit(build_dense_autoencoder(5), x, epochs=1, batch_size=256, checkpoint_dir=tmp_path, verbose=0,
-            callbacks=[counter])
+        fit(
+            build_dense_autoencoder(5),
+            x,
+            epochs=1,
+            batch_size=256,
+            checkpoint_dir=tmp_path,
+            verbose=0,
+            callbacks=[counter],
+        )
     assert counter.epochs == [0]
 
 

@@ -42,8 +42,9 @@ def test_loader_extracts_a_memory_mapped_cache_and_selects_by_factors(data_dir):
     assert isinstance(data.images, np.memmap) and data.source.kind == "local" and not data.source.complete
     cache = data_dir / "mpi3d_toy.images.npy"
     assert cache.is_file()
-    images, factors = mpi3d.select_factors(data, {"object_color": 1, "object_shape": 0, "object_size": "large",
-                                                  "camera_height": 0, "background_color": 0})
+    images, factors = mpi3d.select_factors(
+        data, {"object_color": 1, "object_shape": 0, "object_size": "large", "camera_height": 0, "background_color": 0}
+    )
     assert images.shape == (20, 64, 64, 3) and factors.shape == (20, 7)
     assert np.array_equal(index_of(images), np.ravel_multi_index(tuple(factors.T), SMALL))
     assert (factors[:, :5] == [1, 0, 1, 0, 0]).all()
@@ -116,8 +117,12 @@ def test_out_of_range_factor_values_are_parameter_errors(data_dir):
 
 
 def test_renderer_is_deterministic_and_distinguishes_factors():
-    f = np.array([[c, s, 1, cam, bg, 20, 20] for c, s, cam, bg in [(0, 0, 0, 0), (1, 0, 0, 0), (0, 1, 0, 0),
-                                                                     (0, 0, 1, 0), (0, 0, 0, 1)]])
+    f = np.array(
+        [
+            [c, s, 1, cam, bg, 20, 20]
+            for c, s, cam, bg in [(0, 0, 0, 0), (1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0), (0, 0, 0, 1)]
+        ]
+    )
     a, b = mpi3d_synthetic.render(f), mpi3d_synthetic.render(f)
     assert a.shape == (5, 64, 64, 3) and a.dtype == np.uint8 and np.array_equal(a, b)
     assert all(not np.array_equal(a[0], a[i]) for i in range(1, 5))

@@ -19,8 +19,14 @@ def test_there_are_notebooks():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebooks_are_committed_without_outputs(path):
     nb = json.loads(path.read_text())
-    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
-    assert not dirty, f"{path.name}: cells {dirty} carry outputs; clear them (jupyter nbconvert --clear-output --inplace)"
+    dirty = [
+        i
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))
+    ]
+    assert not dirty, (
+        f"{path.name}: cells {dirty} carry outputs; clear them (jupyter nbconvert --clear-output --inplace)"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -41,7 +47,10 @@ def _name(requirement: str) -> str:
 def test_environment_yml_installs_what_pyproject_asks_for():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    wanted = {r.replace(" ", "") for r in project["dependencies"] + extras["cpu"] + extras["offline"] + extras["test"] + extras["teach"]}
+    wanted = {
+        r.replace(" ", "")
+        for r in project["dependencies"] + extras["cpu"] + extras["offline"] + extras["test"] + extras["teach"]
+    }
     env_pip = []
     in_pip = False
     for line in (ROOT / "environment.yml").read_text().splitlines():
@@ -49,7 +58,9 @@ def test_environment_yml_installs_what_pyproject_asks_for():
             in_pip = True
         elif in_pip and line.strip().startswith("- ") and not line.strip()[2:].startswith("-"):
             env_pip.append(line.strip()[2:].replace(" ", ""))
-    assert set(env_pip) == wanted, f"only in environment.yml: {set(env_pip) - wanted}; only in pyproject: {wanted - set(env_pip)}"
+    assert set(env_pip) == wanted, (
+        f"only in environment.yml: {set(env_pip) - wanted}; only in pyproject: {wanted - set(env_pip)}"
+    )
     gpu = {_name(r) for r in extras["gpu"]}
     assert gpu == {"tensorflow"} and {_name(r) for r in extras["cpu"]} == {"tensorflow-cpu"}
 
@@ -79,15 +90,26 @@ def test_notebook_cells_tell_the_story_and_leave_the_work_to_the_package(path):
     """No code cell has more than 15 lines of logic (non-blank, non-comment lines), except the setup cell, the
     closing cell and the classroom exercises: longer logic belongs in latentlab, with a docstring and a test."""
     cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
-    long = {i: _logic_lines("".join(c["source"])) for i, c in enumerate(cells[1:-1], 1)
-            if not c["metadata"].get("nbgrader") and _logic_lines("".join(c["source"])) > 15}
+    long = {
+        i: _logic_lines("".join(c["source"]))
+        for i, c in enumerate(cells[1:-1], 1)
+        if not c["metadata"].get("nbgrader") and _logic_lines("".join(c["source"])) > 15
+    }
     assert not long, f"{path.name}: code cells (counted among code cells) with more than 15 lines of logic: {long}"
 
 
 #: Each part of the package and what it may build on: imports point down this list, never up.
-LAYERS = [{"errors", "io", "__init__"}, {"batching", "config"}, {"data", "metrics"}, {"models", "latent"},
-          {"agent", "experiments"}, {"plots", "widgets", "checks", "report"}, {"runner", "assignments"},
-          {"cli"}, {"__main__"}]
+LAYERS = [
+    {"errors", "io", "__init__"},
+    {"batching", "config"},
+    {"data", "metrics"},
+    {"models", "latent"},
+    {"agent", "experiments"},
+    {"plots", "widgets", "checks", "report"},
+    {"runner", "assignments"},
+    {"cli"},
+    {"__main__"},
+]
 LEVEL = {part: level for level, parts in enumerate(LAYERS) for part in parts}
 
 

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import nbformat
-import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,7 +14,9 @@ def _run(build: Path, monkeypatch) -> dict:
     monkeypatch.setenv("LATENTLAB_BUILD", str(build))
     monkeypatch.setenv("LATENTLAB_PROFILE", "smoke")
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}
+    ).execute()
     return json.loads((build / NOTEBOOK.stem / "metrics.json").read_text())
 
 

@@ -69,7 +69,9 @@ def test_seeds_tabulate_each_check_per_run_and_compare_same_seed_runs(tmp_path):
     nbs, build = tmp_path / "notebooks", tmp_path / "build"
     nbs.mkdir()
     _notebook(nbs, "01_checked", CHECKED)
-    status = cli.main(["run", "--notebooks-dir", str(nbs), "--build", str(build), "--profile", "cpu", "--seeds", "0,1,0"])
+    status = cli.main(
+        ["run", "--notebooks-dir", str(nbs), "--build", str(build), "--profile", "cpu", "--seeds", "0,1,0"]
+    )
     assert status == 1, "seed 1 fails a check"
     table = (build / "seeds" / "cpu" / "SEEDS.md").read_text()
     row = next(line for line in table.splitlines() if line.startswith("| the seed is not 1 |"))

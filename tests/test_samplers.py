@@ -46,7 +46,9 @@ def test_gmm_fits_more_likely_than_one_gaussian(codes):
     assert sweep["k"] == [1, 2]
     assert sweep["bic"][1] < sweep["bic"][0] and sweep["test_loglik"][1] > sweep["test_loglik"][0]
     two = ClassGMM(2, seed=0).fit(z[:1500], y[:1500])
-    assert gmm_sweep(z[:1500], y[:1500], z[1500:], y[1500:], ks=(2,), fitted={2: two})["bic"] == [two.bic(z[:1500], y[:1500])]
+    assert gmm_sweep(z[:1500], y[:1500], z[1500:], y[1500:], ks=(2,), fitted={2: two})["bic"] == [
+        two.bic(z[:1500], y[:1500])
+    ]
 
 
 def test_bad_sampler_parameters_are_clear(codes):

@@ -75,8 +75,14 @@ def test_generators_draw_what_they_promise(latents):
     gens = st.statistical_generators(z, stats, bs=(1.5, 5.0), gmm_k=2, gmm_max_iter=30)
     rng = np.random.default_rng(0)
     s = {name: gen(4000, rng) for name, gen in gens.items()}
-    assert {n.split(" (")[0].split("*")[0] for n in s} >= {"uniform b=1.5", "uniform b=5", "uniform b", "GMM K=2",
-                                                           "Gaussians per component", "full-covariance Gaussian"}
+    assert {n.split(" (")[0].split("*")[0] for n in s} >= {
+        "uniform b=1.5",
+        "uniform b=5",
+        "uniform b",
+        "GMM K=2",
+        "Gaussians per component",
+        "full-covariance Gaussian",
+    }
     assert all(v.shape == (4000, 12) for v in s.values())
     assert np.abs(s["uniform b=1.5"]).max() <= 1.5 and np.abs(s["uniform b=1.5"]).max() > 1.49
     reach = np.abs(stats.mean) + stats.width
@@ -86,7 +92,9 @@ def test_generators_draw_what_they_promise(latents):
         np.testing.assert_allclose(s[name].std(0), stats.width, rtol=0.06)
     full = s["full-covariance Gaussian"]
     assert np.corrcoef(full[:, 1], full[:, 5])[0, 1] > 0.98  # kept the correlation ...
-    assert abs(np.corrcoef(s["Gaussians per component"][:, 1], s["Gaussians per component"][:, 5])[0, 1]) < 0.05  # ... lost it
+    assert (
+        abs(np.corrcoef(s["Gaussians per component"][:, 1], s["Gaussians per component"][:, 5])[0, 1]) < 0.05
+    )  # ... lost it
     assert np.corrcoef(s["GMM K=2"][:, 1], s["GMM K=2"][:, 5])[0, 1] > 0.9
 
 
@@ -104,7 +112,7 @@ def test_bulk_reference_tells_inside_from_outside(latents):
     assert beyond["mahalanobis_percentile"] == 100.0 and beyond["outside"] == 1.0 and beyond["knn_ratio"] > 1.3
     centre = bulk.summary(mean[None])  # the centre of a high-dimensional cloud: central, yet no point lies there
     assert centre["mahalanobis_percentile"] == 0.0 and centre["knn_ratio"] < 1.0 and centre["shell"] < 0.05
-    assert 0.2 < bulk.summary((mean + 0.5 * (z[5000:5100] - mean)))["shell"] < 0.7  # halfway to the centre
+    assert 0.2 < bulk.summary(mean + 0.5 * (z[5000:5100] - mean))["shell"] < 0.7  # halfway to the centre
     with pytest.raises(ParameterError, match="must share d"):
         st.BulkReference(z, z[:, :3])
 
@@ -146,10 +154,15 @@ def test_conv_autoencoder_trains_on_streamed_faces_and_resumes(tmp_path):
     history = train_conv_autoencoder(ae, train, held, epochs=2, batch_size=16, checkpoint_dir=tmp_path, verbose=0)
     assert len(history["loss"]) == 2 and np.isfinite(history["val_loss"]).all()
     again = build_conv_autoencoder(latent_dim=16, filters=(8, 16, 16, 16))
-    assert train_conv_autoencoder(again, train, held, epochs=2, batch_size=16, checkpoint_dir=tmp_path, verbose=0) == history
+    assert (
+        train_conv_autoencoder(again, train, held, epochs=2, batch_size=16, checkpoint_dir=tmp_path, verbose=0)
+        == history
+    )
     x = held.images() / 255.0
     np.testing.assert_allclose(again.predict(x, verbose=0), ae.predict(x, verbose=0), atol=1e-5)
-    np.testing.assert_allclose(encode_images(ae.encoder, held, batch_size=5), ae.encoder.predict(x, verbose=0), atol=1e-4)
+    np.testing.assert_allclose(
+        encode_images(ae.encoder, held, batch_size=5), ae.encoder.predict(x, verbose=0), atol=1e-4
+    )
     with pytest.raises(ParameterError, match="divisible by 2\\*\\*4"):
         build_conv_autoencoder(image_shape=(60, 60, 3))
 
@@ -163,8 +176,9 @@ def test_point_set_scores_tell_real_like_points_from_a_void():
     decode = lambda z: (np.asarray(z) @ basis.T @ basis).reshape(len(z), 4, 4, 1)
     encode = lambda images: np.asarray(images).reshape(len(images), 16)
     bulk = st.BulkReference(real[:500], real[500:], k=5)
-    scores = st.point_set_scores({"held": real[500:], "void": rng.uniform(-4, 4, (100, 16))}, bulk, encode, decode,
-                                 real[500:])
+    scores = st.point_set_scores(
+        {"held": real[500:], "void": rng.uniform(-4, 4, (100, 16))}, bulk, encode, decode, real[500:]
+    )
     assert scores["held"]["reencoding / real"] == pytest.approx(1.0) and scores["held"]["outside"] < 0.05
     assert scores["void"]["reencoding / real"] > 20 and scores["void"]["outside"] > 0.9
     assert scores["void"]["mean radius"] > scores["held"]["mean radius"]

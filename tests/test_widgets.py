@@ -19,10 +19,17 @@ def test_sliders_change_the_decoded_image(explorer_parts):
     ae, z, y = explorer_parts
     P = pca(z)
     starts = {f"mean of {c}": z[y == c].mean(0) for c in range(3)}
-    ex = LatentExplorer(keras_decoder(ae.decoder, (28, 28)), starts, directions=P.components[:4],
-                        scales=np.sqrt(P.eigenvalues[:4]), sampler=lambda r: z[r.integers(len(z))])
+    ex = LatentExplorer(
+        keras_decoder(ae.decoder, (28, 28)),
+        starts,
+        directions=P.components[:4],
+        scales=np.sqrt(P.eigenvalues[:4]),
+        sampler=lambda r: z[r.integers(len(z))],
+    )
     first_png, first = ex.image.value, ex.current_image.copy()
-    np.testing.assert_allclose(first, ae.decoder.predict(starts["mean of 0"][None], verbose=0)[0].reshape(28, 28), atol=1e-5)
+    np.testing.assert_allclose(
+        first, ae.decoder.predict(starts["mean of 0"][None], verbose=0)[0].reshape(28, 28), atol=1e-5
+    )
     ex.sliders[0].value = ex.sliders[0].max
     assert ex.image.value != first_png and np.abs(ex.current_image - first).max() > 0.05
     np.testing.assert_allclose(ex.z, starts["mean of 0"] + ex.sliders[0].max * P.components[0], rtol=1e-5, atol=1e-5)

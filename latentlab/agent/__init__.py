@@ -8,9 +8,25 @@ scored against the goal, real images, a discriminator and a classifier; the refe
 """
 
 from latentlab.agent.model import MODES, AgentConfig, InterpolationAgent
-from latentlab.agent.scoring import (cross_dissolve, latent_interpolation, path_scores, step_distances,
-                                     transformation_usage)
+from latentlab.agent.scoring import (
+    cross_dissolve,
+    latent_interpolation,
+    path_scores,
+    step_distances,
+    transformation_usage,
+)
 from latentlab.agent.training import DiscriminatorUpdates, make_pairs, train_agent
 
-__all__ = ["MODES", "AgentConfig", "DiscriminatorUpdates", "InterpolationAgent", "cross_dissolve",
-           "latent_interpolation", "make_pairs", "path_scores", "step_distances", "train_agent", "transformation_usage"]
+__all__ = [
+    "MODES",
+    "AgentConfig",
+    "DiscriminatorUpdates",
+    "InterpolationAgent",
+    "cross_dissolve",
+    "latent_interpolation",
+    "make_pairs",
+    "path_scores",
+    "step_distances",
+    "train_agent",
+    "transformation_usage",
+]

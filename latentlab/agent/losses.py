@@ -52,8 +52,11 @@ def stop_loss(episode, rewards, advantage, config):
     ``config.stop_entropy`` times the STOP unit's entropy (keeps it from stopping at once for good)."""
     alive = episode["alive"][:, :-1]
     entropy = ops.mean(ops.sum(alive * bernoulli_entropy(episode["stop_logits"][:, :-1]), axis=1))
-    return (-_return(rewards) + _reinforce(episode["stop_log_probs"][:, :-1], advantage, alive)
-            - config.stop_entropy * entropy)
+    return (
+        -_return(rewards)
+        + _reinforce(episode["stop_log_probs"][:, :-1], advantage, alive)
+        - config.stop_entropy * entropy
+    )
 
 
 LOSSES = {"bptt": bptt_loss, "pg": pg_loss, "hybrid": hybrid_loss, "bptt_stop": stop_loss}

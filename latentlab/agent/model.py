@@ -48,8 +48,12 @@ def _whole(name: str, value, least: int = 1) -> int:
 
 
 def _number(name: str, value, low: float = 0.0, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not np.isfinite(value) \
-            or (value <= low if strict else value < low):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not np.isfinite(value)
+        or (value <= low if strict else value < low)
+    ):
         raise ParameterError(f"{name}={value!r}: give a finite number {'>' if strict else '>='} {low}.")
     return float(value)
 
@@ -106,10 +110,13 @@ class AgentConfig:
         _number("max_flow", self.max_flow, strict=True)
         for name in ("goal_scale", "realism_weight", "per_step", "over_budget", "stop_entropy"):
             _number(name, getattr(self, name))
-        if self.noise_resolution is not None and (_whole("noise_resolution", self.noise_resolution)
-                                                  and self.image_shape[0] % self.noise_resolution):
-            raise ParameterError(f"noise_resolution={self.noise_resolution} must divide the image size "
-                                 f"{self.image_shape[0]} (or be None for full-resolution noise).")
+        if self.noise_resolution is not None and (
+            _whole("noise_resolution", self.noise_resolution) and self.image_shape[0] % self.noise_resolution
+        ):
+            raise ParameterError(
+                f"noise_resolution={self.noise_resolution} must divide the image size "
+                f"{self.image_shape[0]} (or be None for full-resolution noise)."
+            )
         if self.discriminator_lr is not None:
             _number("discriminator_lr", self.discriminator_lr, strict=True)
             _whole("discriminator_steps", self.discriminator_steps)
@@ -142,22 +149,30 @@ class InterpolationAgent(keras.Model):
             raise ParameterError(f"unknown agent setting(s) {sorted(unknown)}; AgentConfig has {sorted(fields)}.")
         config = (config or AgentConfig()).replace(**changes)
         if (config.distance == "perceptual") != (features is not None):
-            raise ParameterError("distance='perceptual' and features=<frozen feature model> go together: pass both "
-                                 "(e.g. latentlab.models.classifier.digit_features) or neither.")
+            raise ParameterError(
+                "distance='perceptual' and features=<frozen feature model> go together: pass both "
+                "(e.g. latentlab.models.classifier.digit_features) or neither."
+            )
         if features is not None and features.trainable_weights:
-            raise ParameterError("the feature network of the perceptual reward has trainable weights, which the "
-                                 "agent's loss would change: set features.trainable = False first.")
+            raise ParameterError(
+                "the feature network of the perceptual reward has trainable weights, which the "
+                "agent's loss would change: set features.trainable = False first."
+            )
         super().__init__(name=name or f"agent_{config.mode}")
         self.config, self.features = config, features
         c = config
         self.policy = networks.build_policy(c.image_shape, c.action_dim, c.width)
-        self.transformer = networks.build_transformer(c.image_shape, c.action_dim, c.transformations, c.width,
-                                                      c.max_flow, c.step_share)
+        self.transformer = networks.build_transformer(
+            c.image_shape, c.action_dim, c.transformations, c.width, c.max_flow, c.step_share
+        )
         self.value = networks.build_value(c.image_shape, c.width)
         self.discriminator = networks.build_discriminator(c.image_shape, c.width)
         if c.discriminator_lr is not None:  # its own optimizer; the joint loss then gives D exactly zero gradients
-            self.discriminator.compile(optimizer=keras.optimizers.Adam(c.discriminator_lr, beta_1=0.5),
-                                       loss=keras.losses.BinaryCrossentropy(from_logits=True), jit_compile=False)
+            self.discriminator.compile(
+                optimizer=keras.optimizers.Adam(c.discriminator_lr, beta_1=0.5),
+                loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                jit_compile=False,
+            )
         self.seed_generator = keras.random.SeedGenerator(c.seed)
         self.built = True  # its sub-models are built and it has no weights of its own (checkpoints load at once)
         # heads the mode never uses stay frozen (no "gradients do not exist" warnings)
@@ -240,13 +255,21 @@ class InterpolationAgent(keras.Model):
         goals = ops.reshape(ops.repeat(goal[:, None], self.config.n_steps + 1, axis=1), flat)
         values = self.value([ops.stop_gradient(ops.reshape(stacked, flat)), goals])
         alive_steps = ops.stack(alive_at, axis=1)
-        out = {"states": stacked, "final": final if stopping else state, "steps": ops.sum(alive_steps[:, 1:], axis=1),
-               "alive": alive_steps, "values": ops.reshape(values, (n, self.config.n_steps + 1)),
-               "policy_std": ops.stack(stds, axis=1)}
+        out = {
+            "states": stacked,
+            "final": final if stopping else state,
+            "steps": ops.sum(alive_steps[:, 1:], axis=1),
+            "alive": alive_steps,
+            "values": ops.reshape(values, (n, self.config.n_steps + 1)),
+            "policy_std": ops.stack(stds, axis=1),
+        }
         if log_probs:
             out["log_probs"] = ops.stack(log_probs, axis=1)
         if stopping:
-            out["stop_log_probs"], out["stop_logits"] = ops.stack(stop_log_probs, axis=1), ops.stack(stop_logits, axis=1)
+            out["stop_log_probs"], out["stop_logits"] = (
+                ops.stack(stop_log_probs, axis=1),
+                ops.stack(stop_logits, axis=1),
+            )
         return out
 
     def rewards(self, episode, start, goal):
@@ -284,11 +307,15 @@ class InterpolationAgent(keras.Model):
         agent_loss = LOSSES[self.config.mode](episode, r, ops.stop_gradient(G - V), self.config)
         disc_loss = self.discriminator_loss(start, goal, episode)
         running = ops.maximum(ops.sum(alive[:, :-1]), 1.0)
-        for key, value in (("return", ops.mean(ops.sum(r, axis=1))), ("value_loss", value_loss),
-                           ("final_distance", ops.mean(rewards.goal_distance(episode["final"], goal))),  # pixel MSE
-                           ("steps", ops.mean(episode["steps"])), ("disc_loss", disc_loss),
-                           ("policy_std", ops.sum(alive[:, :-1] * episode["policy_std"]) / running),
-                           ("realism", ops.sum(realism) / ops.maximum(ops.sum(alive[:, 1:]), 1.0))):
+        for key, value in (
+            ("return", ops.mean(ops.sum(r, axis=1))),
+            ("value_loss", value_loss),
+            ("final_distance", ops.mean(rewards.goal_distance(episode["final"], goal))),  # pixel MSE
+            ("steps", ops.mean(episode["steps"])),
+            ("disc_loss", disc_loss),
+            ("policy_std", ops.sum(alive[:, :-1] * episode["policy_std"]) / running),
+            ("realism", ops.sum(realism) / ops.maximum(ops.sum(alive[:, 1:]), 1.0)),
+        ):
             self.trackers[key].update_state(value)
         joint = 0.0 if self.config.discriminator_lr is not None else 1.0
         return agent_loss + value_loss + joint * disc_loss
@@ -296,6 +323,7 @@ class InterpolationAgent(keras.Model):
     def interpolate(self, start, goal, batch_size: int = 256) -> dict[str, np.ndarray]:
         """Run deterministic episodes (mean actions, STOP at p > 0.5) on arrays (n, h, w, c) in [0, 1]:
         ``states`` (n, n_steps + 1, h, w, c), ``final`` (n, h, w, c), ``steps`` (n,), ``alive`` (n, n_steps + 1)."""
+
         def episode(s, g):
             ep = self([s, g], training=False)
             return {k: ep[k] for k in ("states", "final", "steps", "alive")}

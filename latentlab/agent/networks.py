@@ -31,8 +31,9 @@ def _trunk(x, width: int, name: str):
     return layers.Dense(4 * width, activation="relu", name=f"{name}_dense")(x)
 
 
-def build_policy(image_shape=(28, 28, 1), action_dim: int = 16, width: int = 16, stop_bias: float = -2.0,
-                 name: str = "policy") -> keras.Model:
+def build_policy(
+    image_shape=(28, 28, 1), action_dim: int = 16, width: int = 16, stop_bias: float = -2.0, name: str = "policy"
+) -> keras.Model:
     """pi(a | s; s_goal): inputs ``[state, goal]`` (n, h, w, c) each; outputs a dict with ``mean`` and
     ``log_std`` (n, action_dim) of the Gaussian action and ``stop_logit`` (n,) of the STOP unit (its bias
     starts at ``stop_bias``, i.e. preferring to continue)."""
@@ -41,8 +42,9 @@ def build_policy(image_shape=(28, 28, 1), action_dim: int = 16, width: int = 16,
     mean = layers.Dense(action_dim, name=f"{name}_mean")(h)
     log_std = layers.Dense(action_dim, bias_initializer=keras.initializers.Constant(-1.0), name=f"{name}_log_std")(h)
     stop = layers.Dense(1, bias_initializer=keras.initializers.Constant(stop_bias), name=f"{name}_stop")(h)
-    return keras.Model([s, g], {"mean": mean, "log_std": ops.clip(log_std, -5.0, 2.0), "stop_logit": stop[:, 0]},
-                       name=name)
+    return keras.Model(
+        [s, g], {"mean": mean, "log_std": ops.clip(log_std, -5.0, 2.0), "stop_logit": stop[:, 0]}, name=name
+    )
 
 
 def build_value(image_shape=(28, 28, 1), width: int = 16, name: str = "value") -> keras.Model:
@@ -68,13 +70,26 @@ def _up(x, filters: int, name: str):
 def _share(features, step_share: float, name: str):
     """A mask (n, h, w, 1) in [0, step_share]: the share of each pixel a transformation replaces in one step."""
     bias = math.log(INITIAL_SHARE / (step_share - INITIAL_SHARE))  # starts at INITIAL_SHARE whatever the cap
-    logits = layers.Conv2D(1, 3, padding="same", kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3),
-                           bias_initializer=keras.initializers.Constant(bias), name=name)(features)
+    logits = layers.Conv2D(
+        1,
+        3,
+        padding="same",
+        kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3),
+        bias_initializer=keras.initializers.Constant(bias),
+        name=name,
+    )(features)
     return step_share * ops.sigmoid(logits)
 
 
-def build_transformer(image_shape=(28, 28, 1), action_dim: int = 16, transformations=("warp",), width: int = 16,
-                      max_flow: float = 3.0, step_share: float = 1.0, name: str = "transformer") -> keras.Model:
+def build_transformer(
+    image_shape=(28, 28, 1),
+    action_dim: int = 16,
+    transformations=("warp",),
+    width: int = 16,
+    max_flow: float = 3.0,
+    step_share: float = 1.0,
+    name: str = "transformer",
+) -> keras.Model:
     """T(s, a) as a U-Net (paper Fig. 2b): inputs ``[state (n, h, w, c), action (n, action_dim)]``.
 
     Outputs a dict: ``flow`` (n, h, w, 2) in pixels (at most ``max_flow``) and ``flow_log_std`` (n, h, w, 2)
@@ -85,33 +100,45 @@ def build_transformer(image_shape=(28, 28, 1), action_dim: int = 16, transformat
     """
     h, w, c = image_shape
     if set(transformations) - set(TRANSFORMATIONS) or "warp" not in transformations or h % 4 or w % 4:
-        raise ParameterError(f"transformations={tuple(transformations)}, image_shape={tuple(image_shape)}: give "
-                             f"'warp' plus any of {TRANSFORMATIONS[1:]}, and an image size divisible by 4.")
+        raise ParameterError(
+            f"transformations={tuple(transformations)}, image_shape={tuple(image_shape)}: give "
+            f"'warp' plus any of {TRANSFORMATIONS[1:]}, and an image size divisible by 4."
+        )
     if not 2 * INITIAL_SHARE < step_share <= 1.0:
         raise ParameterError(f"step_share={step_share}: give a share of a pixel in ({2 * INITIAL_SHARE:.2f}, 1].")
     s, a = keras.Input(image_shape, name="state"), keras.Input((action_dim,), name="action")
     e1 = layers.Conv2D(width, 3, padding="same", activation="relu", name=f"{name}_e1")(s)
     e2 = layers.Conv2D(2 * width, 4, strides=2, padding="same", activation="relu", name=f"{name}_e2")(e1)
     e3 = layers.Conv2D(2 * width, 4, strides=2, padding="same", activation="relu", name=f"{name}_e3")(e2)
-    act = layers.Reshape((h // 4, w // 4, 8))(layers.Dense(h // 4 * w // 4 * 8, activation="relu",
-                                                           name=f"{name}_action")(a))
-    bottleneck = layers.Conv2D(2 * width, 3, padding="same", activation="relu",
-                               name=f"{name}_mid")(layers.Concatenate()([e3, act]))
+    act = layers.Reshape((h // 4, w // 4, 8))(
+        layers.Dense(h // 4 * w // 4 * 8, activation="relu", name=f"{name}_action")(a)
+    )
+    bottleneck = layers.Conv2D(2 * width, 3, padding="same", activation="relu", name=f"{name}_mid")(
+        layers.Concatenate()([e3, act])
+    )
     d2 = _up(bottleneck, 2 * width, f"{name}_d2")
     d1 = _up(layers.Concatenate()([d2, e2]), width, f"{name}_d1")
     d0 = layers.Conv2D(width, 3, padding="same", activation="relu", name=f"{name}_d0")(layers.Concatenate()([d1, e1]))
     small = keras.initializers.RandomNormal(stddev=1e-3)
-    out = {"flow": max_flow * ops.tanh(layers.Conv2D(2, 3, padding="same", kernel_initializer=small,
-                                                     name=f"{name}_flow")(d0)),
-           "flow_log_std": layers.Conv2D(2, 3, padding="same", kernel_initializer=small,
-                                         bias_initializer=keras.initializers.Constant(-1.0),
-                                         name=f"{name}_flow_log_std")(d0)}
+    out = {
+        "flow": max_flow
+        * ops.tanh(layers.Conv2D(2, 3, padding="same", kernel_initializer=small, name=f"{name}_flow")(d0)),
+        "flow_log_std": layers.Conv2D(
+            2,
+            3,
+            padding="same",
+            kernel_initializer=small,
+            bias_initializer=keras.initializers.Constant(-1.0),
+            name=f"{name}_flow_log_std",
+        )(d0),
+    }
     if "recolor" in transformations:
         out["recolor_alpha"] = 1.0 - _share(d0, step_share, f"{name}_recolor_alpha")
-        affine = layers.Dense(c * c + c, kernel_initializer=small,
-                              name=f"{name}_affine")(layers.GlobalAveragePooling2D()(bottleneck))
+        affine = layers.Dense(c * c + c, kernel_initializer=small, name=f"{name}_affine")(
+            layers.GlobalAveragePooling2D()(bottleneck)
+        )
         out["A"] = ops.eye(c) + layers.Reshape((c, c))(affine[:, : c * c])
-        out["b"] = affine[:, c * c:]
+        out["b"] = affine[:, c * c :]
     if "blend" in transformations:
         out["blend_alpha"] = 1.0 - _share(d0, step_share, f"{name}_blend_alpha")
         out["direct"] = layers.Conv2D(c, 3, padding="same", activation="sigmoid", name=f"{name}_direct")(d0)

@@ -18,8 +18,10 @@ def goal_distance(states, goals, kind: str = "l2", features=None):
         raise ParameterError(f"distance={kind!r}: choose one of {DISTANCES}.")
     if kind == "perceptual":
         if features is None:
-            raise ParameterError("distance='perceptual' needs a feature network: pass features=<frozen keras.Model>, "
-                                 "e.g. latentlab.models.classifier.digit_features(classifier, digits).")
+            raise ParameterError(
+                "distance='perceptual' needs a feature network: pass features=<frozen keras.Model>, "
+                "e.g. latentlab.models.classifier.digit_features(classifier, digits)."
+            )
         states, goals = features(states), features(goals)
     diff = ops.reshape(states - goals, (ops.shape(states)[0], -1))
     return ops.mean(ops.abs(diff) if kind == "l1" else ops.square(diff), axis=1)

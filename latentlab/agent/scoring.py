@@ -15,8 +15,13 @@ from latentlab.errors import ParameterError
 from latentlab.metrics import detail_energy, nearest_distances
 
 
-def transformation_usage(model: InterpolationAgent, states: np.ndarray, goal: np.ndarray, alive: np.ndarray | None = None,
-                         batch_size: int = 256) -> dict[str, np.ndarray]:
+def transformation_usage(
+    model: InterpolationAgent,
+    states: np.ndarray,
+    goal: np.ndarray,
+    alive: np.ndarray | None = None,
+    batch_size: int = 256,
+) -> dict[str, np.ndarray]:
     """How much each step of deterministic episodes (``states`` (n, T + 1, h, w, c) from
     :meth:`InterpolationAgent.interpolate`, towards ``goal`` (n, h, w, c)) moves, recolours and paints.
 
@@ -29,14 +34,18 @@ def transformation_usage(model: InterpolationAgent, states: np.ndarray, goal: np
     states, goal = np.asarray(states, np.float32), np.asarray(goal, np.float32)
     n, k = states.shape[:2]
     alive = np.ones((n, k), np.float32) if alive is None else np.asarray(alive, np.float32)
-    keys = ["flow"] + [key for key, t in (("recolor", "recolor"), ("synthesis", "blend"))
-                       if t in model.config.transformations]
+    keys = ["flow"] + [
+        key for key, t in (("recolor", "recolor"), ("synthesis", "blend")) if t in model.config.transformations
+    ]
 
     def per_image(s, g):
         s, g = ops.convert_to_tensor(s), ops.convert_to_tensor(g)
         params = model.transformer([s, model.policy([s, g])["mean"]])
-        maps = {"flow": ops.sqrt(ops.sum(ops.square(params["flow"]), axis=-1)),
-                "recolor": 1.0 - params.get("recolor_alpha", 1.0), "synthesis": 1.0 - params.get("blend_alpha", 1.0)}
+        maps = {
+            "flow": ops.sqrt(ops.sum(ops.square(params["flow"]), axis=-1)),
+            "recolor": 1.0 - params.get("recolor_alpha", 1.0),
+            "synthesis": 1.0 - params.get("blend_alpha", 1.0),
+        }
         return {key: ops.mean(ops.reshape(maps[key], (ops.shape(s)[0], -1)), axis=1) for key in keys}
 
     usage = {key: np.full(k - 1, np.nan) for key in keys}
@@ -53,8 +62,10 @@ def step_distances(states: np.ndarray, start: np.ndarray, goal: np.ndarray) -> d
     goal (n, h, w, c): ``{"to start": (T,), "to goal": (T,)}``. A gradual path is near the start early and
     near the goal late; a repaint is as far from the start as the goal is from step 1 on."""
     frames = np.asarray(states, np.float32)[:, 1:]
-    return {name: ((frames - np.asarray(ref, np.float32)[:, None]) ** 2).mean(axis=(0, 2, 3, 4))
-            for name, ref in (("to start", start), ("to goal", goal))}
+    return {
+        name: ((frames - np.asarray(ref, np.float32)[:, None]) ** 2).mean(axis=(0, 2, 3, 4))
+        for name, ref in (("to start", start), ("to goal", goal))
+    }
 
 
 def cross_dissolve(start: np.ndarray, goal: np.ndarray, n_frames: int) -> np.ndarray:
@@ -80,8 +91,14 @@ def latent_interpolation(encode, decode, start: np.ndarray, goal: np.ndarray, n_
     return frames
 
 
-def path_scores(paths: np.ndarray, goals: np.ndarray, discriminator: keras.Model, references: np.ndarray,
-                alive: np.ndarray | None = None, classifier: keras.Model | None = None) -> dict[str, float]:
+def path_scores(
+    paths: np.ndarray,
+    goals: np.ndarray,
+    discriminator: keras.Model,
+    references: np.ndarray,
+    alive: np.ndarray | None = None,
+    classifier: keras.Model | None = None,
+) -> dict[str, float]:
     """Score interpolation paths (n, k, h, w, c) whose last live frame is the end point, against
     ``goals`` (n, h, w, c). ``alive`` (n, k) marks the frames that exist (default: all). Returns the
     mean ``final_distance`` (per-pixel MSE of the end point to the goal), ``realism`` (mean
@@ -100,11 +117,14 @@ def path_scores(paths: np.ndarray, goals: np.ndarray, discriminator: keras.Model
         inner = final
     prob = ops.convert_to_numpy(ops.sigmoid(discriminator.predict(inner, batch_size=512, verbose=0)))
     nearest = nearest_distances(inner.reshape(len(inner), -1), references.reshape(len(references), -1))[0]
-    scores = {"final_distance": float(((final - goals) ** 2).mean()), "realism": float(prob.mean()),
-              "nearest_real": float(nearest.mean()), "detail": float(detail_energy(inner).mean()),
-              "steps": float(last.mean())}
+    scores = {
+        "final_distance": float(((final - goals) ** 2).mean()),
+        "realism": float(prob.mean()),
+        "nearest_real": float(nearest.mean()),
+        "detail": float(detail_energy(inner).mean()),
+        "steps": float(last.mean()),
+    }
     if classifier is not None:
         read = [np.argmax(classifier.predict(x, batch_size=512, verbose=0), axis=-1) for x in (final, goals)]
         scores["reads_as_goal"] = float((read[0] == read[1]).mean())
     return scores
-

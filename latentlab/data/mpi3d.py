@@ -82,19 +82,25 @@ def _member_header(path: Path) -> tuple[str, tuple[int, ...], np.dtype]:
         with zipfile.ZipFile(path) as zf:
             names = [n[:-4] if n.endswith(".npy") else n for n in zf.namelist()]
             if KEY not in names:
-                raise DataFormatError(f"{path} has no array '{KEY}' (it holds {names}); MPI3D's npz stores the "
-                                      f"images under '{KEY}'. Replace it with the file from {REPO}.")
+                raise DataFormatError(
+                    f"{path} has no array '{KEY}' (it holds {names}); MPI3D's npz stores the "
+                    f"images under '{KEY}'. Replace it with the file from {REPO}."
+                )
             member = f"{KEY}.npy" if f"{KEY}.npy" in zf.namelist() else KEY
             with zf.open(member) as handle:
                 shape, fortran, dtype = _npy_header(handle)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
         if isinstance(err, DataFormatError):
             raise
-        raise DataFormatError(f"{path} is not a readable npz ({type(err).__name__}: {err}); delete it or replace "
-                              f"it with the file from {REPO}.") from err
+        raise DataFormatError(
+            f"{path} is not a readable npz ({type(err).__name__}: {err}); delete it or replace "
+            f"it with the file from {REPO}."
+        ) from err
     if fortran or dtype != np.uint8 or len(shape) != 4 or shape[1:] != (64, 64, 3):
-        raise DataFormatError(f"{path}: '{KEY}' is {'Fortran-ordered ' if fortran else ''}{dtype} of shape {shape}; "
-                              "MPI3D toy images are C-ordered uint8 of shape (N, 64, 64, 3).")
+        raise DataFormatError(
+            f"{path}: '{KEY}' is {'Fortran-ordered ' if fortran else ''}{dtype} of shape {shape}; "
+            "MPI3D toy images are C-ordered uint8 of shape (N, 64, 64, 3)."
+        )
     return member, shape, dtype
 
 
@@ -119,13 +125,16 @@ def open_images(path: Path, chunk: int = 1 << 24) -> np.memmap:
                 dst.write(block)
     images = np.load(cache, mmap_mode="r")
     if images.shape != tuple(shape):
-        raise DataFormatError(f"{path}: '{KEY}' holds fewer bytes than its header promises {shape}; the file is "
-                              f"truncated. Delete {path} and {cache}, and get the file again from {REPO}.")
+        raise DataFormatError(
+            f"{path}: '{KEY}' holds fewer bytes than its header promises {shape}; the file is "
+            f"truncated. Delete {path} and {cache}, and get the file again from {REPO}."
+        )
     return images
 
 
-def load_mpi3d(path: str | Path | None = None, *, factor_sizes=None, synthetic_fallback: bool = True,
-               verbose: bool = True) -> MPI3D:
+def load_mpi3d(
+    path: str | Path | None = None, *, factor_sizes=None, synthetic_fallback: bool = True, verbose: bool = True
+) -> MPI3D:
     """MPI3D toy images with their factor layout and source.
 
     ``path``: an ``mpi3d_toy.npz`` (default: ``<data folder>/mpi3d_toy.npz``). The factor sizes follow
@@ -141,17 +150,22 @@ def load_mpi3d(path: str | Path | None = None, *, factor_sizes=None, synthetic_f
         else:
             sizes = tuple(int(s) for s in factor_sizes)
             if len(sizes) != len(FACTORS) or int(np.prod(sizes)) != len(images):
-                raise DataFormatError(f"{local} holds {len(images):,} images but factor_sizes={sizes} describe "
-                                      f"{int(np.prod(sizes)):,} (one size per factor: {', '.join(FACTORS)}).")
-        data = MPI3D(images, sizes, DataSource("MPI3D toy", "local", str(local),
-                                                     complete=sizes in LAYOUTS.values()))
+                raise DataFormatError(
+                    f"{local} holds {len(images):,} images but factor_sizes={sizes} describe "
+                    f"{int(np.prod(sizes)):,} (one size per factor: {', '.join(FACTORS)})."
+                )
+        data = MPI3D(images, sizes, DataSource("MPI3D toy", "local", str(local), complete=sizes in LAYOUTS.values()))
     elif path is not None or not synthetic_fallback:
         raise DataNotFoundError(f"{local} does not exist. " + MISSING_HELP.format(folder=local.parent))
     else:
-        note = "rendered by latentlab's MPI3D-like scene, not the real MPI3D images; " + \
-            MISSING_HELP.format(folder=local.parent)
-        data = MPI3D(SyntheticImages(FACTOR_SIZES), FACTOR_SIZES,
-                     DataSource("MPI3D toy", "synthetic", "latentlab.data.mpi3d_synthetic", note=note))
+        note = "rendered by latentlab's MPI3D-like scene, not the real MPI3D images; " + MISSING_HELP.format(
+            folder=local.parent
+        )
+        data = MPI3D(
+            SyntheticImages(FACTOR_SIZES),
+            FACTOR_SIZES,
+            DataSource("MPI3D toy", "synthetic", "latentlab.data.mpi3d_synthetic", note=note),
+        )
     if verbose:
         print(f"MPI3D: {len(data.images):,} images, factor sizes {data.factor_sizes} - {data.source}")
     return data
@@ -164,8 +178,10 @@ def _value_index(name: str, value, size: int) -> int:
             raise ParameterError(f"{name}={value!r} is not a value of this file; choose from {list(names[:size])}.")
         return names.index(value)
     if not float(value).is_integer() or not 0 <= int(value) < size:
-        raise ParameterError(f"{name}={value!r} is out of range: give an integer in 0..{size - 1}"
-                             + (f" or one of {list(VALUE_NAMES[name][:size])}." if name in VALUE_NAMES else "."))
+        raise ParameterError(
+            f"{name}={value!r} is out of range: give an integer in 0..{size - 1}"
+            + (f" or one of {list(VALUE_NAMES[name][:size])}." if name in VALUE_NAMES else ".")
+        )
     return int(value)
 
 

@@ -14,13 +14,26 @@ import numpy as np
 
 from latentlab.errors import ParameterError
 
-FACTORS = ("object_color", "object_shape", "object_size", "camera_height", "background_color",
-           "horizontal_axis", "vertical_axis")
+FACTORS = (
+    "object_color",
+    "object_shape",
+    "object_size",
+    "camera_height",
+    "background_color",
+    "horizontal_axis",
+    "vertical_axis",
+)
 FACTOR_SIZES = (6, 6, 2, 3, 3, 40, 40)
 CONTINUOUS = ("horizontal_axis", "vertical_axis")
 
-OBJECT_COLORS = {"white": (235, 235, 230), "green": (40, 165, 70), "red": (205, 45, 40),
-                 "blue": (45, 80, 205), "brown": (125, 80, 40), "olive": (130, 130, 20)}
+OBJECT_COLORS = {
+    "white": (235, 235, 230),
+    "green": (40, 165, 70),
+    "red": (205, 45, 40),
+    "blue": (45, 80, 205),
+    "brown": (125, 80, 40),
+    "olive": (130, 130, 20),
+}
 OBJECT_SHAPES = ("cone", "cube", "cylinder", "hexagonal", "pyramid", "sphere")
 OBJECT_SIZES = ("small", "large")
 CAMERA_HEIGHTS = ("top", "center", "bottom")
@@ -38,8 +51,9 @@ def check_factors(factors, sizes=FACTOR_SIZES) -> np.ndarray:
     range: discrete factors must be integers in [0, size), the two axes floats in [0, size - 1]."""
     f = np.atleast_2d(np.asarray(factors, np.float64))
     if f.ndim != 2 or f.shape[1] != len(FACTORS):
-        raise ParameterError(f"factors have shape {np.shape(factors)}; expected (n, {len(FACTORS)}) in the order "
-                             f"{', '.join(FACTORS)}.")
+        raise ParameterError(
+            f"factors have shape {np.shape(factors)}; expected (n, {len(FACTORS)}) in the order {', '.join(FACTORS)}."
+        )
     for i, (name, size) in enumerate(zip(FACTORS, sizes)):
         col = f[:, i]
         top = size - 1
@@ -48,17 +62,19 @@ def check_factors(factors, sizes=FACTOR_SIZES) -> np.ndarray:
             bad |= col != np.round(col)
         if bad.any():
             kind = "a float in [0, {}]" if name in CONTINUOUS else "an integer in 0..{}"
-            raise ParameterError(f"{name}={float(col[bad][0]):g} is out of range: it must be {kind.format(top)} "
-                                 f"({size} values).")
+            raise ParameterError(
+                f"{name}={float(col[bad][0]):g} is out of range: it must be {kind.format(top)} ({size} values)."
+            )
     return f
 
 
 def _geometry(h: float, v: float, camera: int):
     """Screen positions (in 0..1 units, y down) of the arm's base and tip, and the tip's depth scale."""
-    alpha = np.radians(-55.0 + 110.0 * h / 39.0)   # rotation of the base about the vertical
-    beta = np.radians(-5.0 + 70.0 * v / 39.0)      # elevation of the arm
-    tip = np.array([0.62 * np.sin(alpha) * np.cos(beta), 0.62 * np.cos(alpha) * np.cos(beta) - 0.15,
-                    0.62 * np.sin(beta) + 0.1])
+    alpha = np.radians(-55.0 + 110.0 * h / 39.0)  # rotation of the base about the vertical
+    beta = np.radians(-5.0 + 70.0 * v / 39.0)  # elevation of the arm
+    tip = np.array(
+        [0.62 * np.sin(alpha) * np.cos(beta), 0.62 * np.cos(alpha) * np.cos(beta) - 0.15, 0.62 * np.sin(beta) + 0.1]
+    )
     base = np.array([0.0, -0.15, -0.35])
     e = _ELEVATION[camera]
 
@@ -78,10 +94,14 @@ def _draw_object(draw, shape: str, cx: float, cy: float, r: float, color, shade)
         draw.ellipse((cx - 0.55 * r, cy - 0.6 * r, cx - 0.05 * r, cy - 0.1 * r), fill=shade[1])
     elif shape == "cube":
         draw.rectangle((cx - r, cy - 0.6 * r, cx + 0.6 * r, cy + r), fill=color)
-        draw.polygon([(cx - r, cy - 0.6 * r), (cx - 0.6 * r, cy - r), (cx + r, cy - r), (cx + 0.6 * r, cy - 0.6 * r)],
-                     fill=shade[1])
-        draw.polygon([(cx + 0.6 * r, cy - 0.6 * r), (cx + r, cy - r), (cx + r, cy + 0.6 * r), (cx + 0.6 * r, cy + r)],
-                     fill=shade[0])
+        draw.polygon(
+            [(cx - r, cy - 0.6 * r), (cx - 0.6 * r, cy - r), (cx + r, cy - r), (cx + 0.6 * r, cy - 0.6 * r)],
+            fill=shade[1],
+        )
+        draw.polygon(
+            [(cx + 0.6 * r, cy - 0.6 * r), (cx + r, cy - r), (cx + r, cy + 0.6 * r), (cx + 0.6 * r, cy + r)],
+            fill=shade[0],
+        )
     elif shape == "cylinder":
         draw.rectangle((cx - 0.75 * r, cy - 0.7 * r, cx + 0.75 * r, cy + 0.8 * r), fill=color)
         draw.ellipse((cx - 0.75 * r, cy + 0.55 * r, cx + 0.75 * r, cy + r), fill=color)

@@ -14,8 +14,16 @@ from latentlab.batching import predict
 from latentlab.data import mpi3d_synthetic
 from latentlab.errors import ParameterError
 from latentlab.models.denoising import conv_compile_options
-from latentlab.models.features import (VGG_LAYER, VGG_WEIGHTS, FactorLoss, build_factor_cnn, cached_vgg16_weights,
-                                       keras_cache_dir, unit_rms, vgg16_features)
+from latentlab.models.features import (
+    VGG_LAYER,
+    VGG_WEIGHTS,
+    FactorLoss,
+    build_factor_cnn,
+    cached_vgg16_weights,
+    keras_cache_dir,
+    unit_rms,
+    vgg16_features,
+)
 from latentlab.models.training import fit
 
 GROUPS = mpi3d_synthetic.FACTOR_SIZES[:5]
@@ -44,8 +52,9 @@ def random_factors(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate([discrete, rng.uniform(0, 39, (n, 2))], 1)
 
 
-def train_factor_cnn(n_images: int, epochs: int, seed: int, checkpoint_dir=None, batch_size: int = 32,
-                     verbose="auto") -> tuple[keras.Model, dict[str, float]]:
+def train_factor_cnn(
+    n_images: int, epochs: int, seed: int, checkpoint_dir=None, batch_size: int = 32, verbose="auto"
+) -> tuple[keras.Model, dict[str, float]]:
     """Train the factor CNN on ``n_images`` renders of random factors; return its feature extractor
     (before scaling) and held-out scores: per-factor accuracy and the axes' RMSE in grid steps."""
     if n_images < 10 or epochs < 1:
@@ -56,19 +65,34 @@ def train_factor_cnn(n_images: int, epochs: int, seed: int, checkpoint_dir=None,
     x_test = mpi3d_synthetic.render(f_test).astype(np.float32) / 255.0
     net, features = build_factor_cnn(x_train.shape[1:], GROUPS)
     net.compile(optimizer=keras.optimizers.Adam(1e-3), loss=FactorLoss(GROUPS), **conv_compile_options())
-    fit(net, x_train, factor_targets(f_train), epochs=epochs, batch_size=batch_size,
-        checkpoint_dir=checkpoint_dir, verbose=verbose)
+    fit(
+        net,
+        x_train,
+        factor_targets(f_train),
+        epochs=epochs,
+        batch_size=batch_size,
+        checkpoint_dir=checkpoint_dir,
+        verbose=verbose,
+    )
     pred = predict(net, x_test)
     scores, at = {}, 0
     for i, (name, size) in enumerate(zip(mpi3d_synthetic.FACTORS, GROUPS)):
-        scores[f"{name} accuracy"] = float((pred[:, at:at + size].argmax(1) == f_test[:, i]).mean())
+        scores[f"{name} accuracy"] = float((pred[:, at : at + size].argmax(1) == f_test[:, i]).mean())
         at += size
     scores["axes RMSE (grid steps)"] = float(np.sqrt(np.mean(np.square(pred[:, at:] * 39 - f_test[:, 5:]))))
     return features, scores
 
 
-def perceptual_features(reference_images, *, kind: str = "auto", n_images: int = 2000, epochs: int = 5,
-                        seed: int = 0, checkpoint_dir=None, verbose="auto") -> FeatureNetwork:
+def perceptual_features(
+    reference_images,
+    *,
+    kind: str = "auto",
+    n_images: int = 2000,
+    epochs: int = 5,
+    seed: int = 0,
+    checkpoint_dir=None,
+    verbose="auto",
+) -> FeatureNetwork:
     """The feature network of the perceptual loss. ``kind``: ``"vgg16"`` (needs the cached ImageNet
     weights, see :func:`cached_vgg16_weights`), ``"factor_cnn"`` (trained here on ``n_images`` renders
     for ``epochs``), or ``"auto"``: VGG16 when cached, else the factor CNN. ``reference_images``
@@ -77,9 +101,11 @@ def perceptual_features(reference_images, *, kind: str = "auto", n_images: int =
         raise ParameterError(f"kind={kind!r}: choose 'auto', 'vgg16' or 'factor_cnn'.")
     weights = cached_vgg16_weights()
     if kind == "vgg16" and weights is None:
-        raise ParameterError(f"VGG16 weights are not in the Keras cache ({keras_cache_dir() / VGG_WEIGHTS}); "
-                             "latentlab never downloads them. Run keras.applications.VGG16(include_top=False, "
-                             "weights='imagenet') once on a machine with network, or use kind='factor_cnn'.")
+        raise ParameterError(
+            f"VGG16 weights are not in the Keras cache ({keras_cache_dir() / VGG_WEIGHTS}); "
+            "latentlab never downloads them. Run keras.applications.VGG16(include_top=False, "
+            "weights='imagenet') once on a machine with network, or use kind='factor_cnn'."
+        )
     reference = np.asarray(reference_images, np.float32)
     if kind != "factor_cnn" and weights is not None:
         model = unit_rms(vgg16_features(weights, reference.shape[1:]), reference, "perceptual_features")
@@ -88,6 +114,10 @@ def perceptual_features(reference_images, *, kind: str = "auto", n_images: int =
     model = unit_rms(net, reference, "perceptual_features")
     held_out = ", ".join(f"{k} {v:.2f}" for k, v in scores.items())
     why = "VGG16 weights not cached; " if kind == "auto" else ""
-    return FeatureNetwork(model, f"{why}small CNN trained here on {n_images} synthetic renders for {epochs} "
-                          f"epochs to recognise the scene factors (held out: {held_out}); features of its "
-                          "second conv block", "factor_cnn")
+    return FeatureNetwork(
+        model,
+        f"{why}small CNN trained here on {n_images} synthetic renders for {epochs} "
+        f"epochs to recognise the scene factors (held out: {held_out}); features of its "
+        "second conv block",
+        "factor_cnn",
+    )

@@ -10,8 +10,7 @@ from latentlab import metrics
 from latentlab.latent.graph import LatentGraph, interpolation_codes
 
 
-def compare_interpolations(decode, z, images, pairs, n_frames: int, graphs: dict[str, LatentGraph],
-                           truth=None):
+def compare_interpolations(decode, z, images, pairs, n_frames: int, graphs: dict[str, LatentGraph], truth=None):
     """Score linear interpolation against surfing each graph, over image ``pairs`` ((p, 2) indices into
     codes ``z`` (n, d) and ``images`` (n, ...)). ``decode``: codes (m, d) -> images in [0, 1];
     ``truth``: optional ``(i, j) -> {path name: (n_frames, ...) images}`` of valid ground-truth paths.
@@ -26,8 +25,13 @@ def compare_interpolations(decode, z, images, pairs, n_frames: int, graphs: dict
         frames = frames.reshape(len(codes), n_frames, *np.shape(images)[1:])
         truths = truth(int(i), int(j)) if truth is not None else None
         for (method, c), f in zip(codes.items(), frames):
-            row = {"start": int(i), "goal": int(j), "method": method, "smoothness": metrics.path_smoothness(f),
-                   "latent length": float(np.linalg.norm(np.diff(c, axis=0), axis=1).sum())}
+            row = {
+                "start": int(i),
+                "goal": int(j),
+                "method": method,
+                "smoothness": metrics.path_smoothness(f),
+                "latent length": float(np.linalg.norm(np.diff(c, axis=0), axis=1).sum()),
+            }
             if truths:
                 gt = metrics.ground_truth_error(f, truths)
                 row["GT straight"], row["GT best"] = gt[next(iter(truths))], gt["best"]

@@ -48,8 +48,10 @@ class LatentGraph:
 
     def describe(self) -> str:
         what = f"k = {int(self.param)}" if self.kind == "knn" else f"epsilon = {self.param:.4g}"
-        return f"{self.kind} graph, {what}: {self.matrix.shape[0]} nodes, {self.n_edges} edges, " \
-               f"{self.n_components} component{'s' if self.n_components != 1 else ''}"
+        return (
+            f"{self.kind} graph, {what}: {self.matrix.shape[0]} nodes, {self.n_edges} edges, "
+            f"{self.n_components} component{'s' if self.n_components != 1 else ''}"
+        )
 
 
 def _codes(z) -> np.ndarray:
@@ -111,8 +113,7 @@ def knn_graph(z, k: int | None = None) -> LatentGraph:
 
 def _knn_connected(idx: np.ndarray, k: int) -> bool:
     n = len(idx)
-    links = sparse.csr_matrix((np.ones(n * k, np.int8), idx[:, :k].ravel(), np.arange(0, n * k + 1, k)),
-                              shape=(n, n))
+    links = sparse.csr_matrix((np.ones(n * k, np.int8), idx[:, :k].ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
     return csgraph.connected_components(links, directed=True, connection="weak", return_labels=False) == 1
 
 
@@ -132,7 +133,8 @@ def epsilon_graph(z, eps: float | None = None, max_edges: int = 20_000_000) -> L
         raise ParameterError(
             f"an epsilon graph with eps = {eps:.4g} would have {n_edges:,} edges (> max_edges = {max_edges:,}): "
             "the codes' density is very uneven. Use knn_graph, pass a smaller eps (isolated codes then stay "
-            "unconnected), or raise max_edges if memory allows (~24 bytes an edge).")
+            "unconnected), or raise max_edges if memory allows (~24 bytes an edge)."
+        )
     pairs = tree.query_pairs(radius, output_type="ndarray")
     dist = np.linalg.norm(z[pairs[:, 0]] - z[pairs[:, 1]], axis=1)
     return _graph(pairs[:, 0], pairs[:, 1], dist, len(z), "epsilon", eps)
@@ -149,12 +151,14 @@ def connecting_epsilon(z) -> float:
     base = knn_graph(z).matrix.tocoo()
     rows, cols, dist = [base.row], [base.col], [base.data]
     for _ in range(n):  # each round moves one cut's crossing edge; n rounds bound any input
-        graph = sparse.coo_matrix((np.concatenate(dist), (np.concatenate(rows), np.concatenate(cols))),
-                                  shape=(n, n)).tocsr()
+        graph = sparse.coo_matrix(
+            (np.concatenate(dist), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+        ).tocsr()
         tree = csgraph.minimum_spanning_tree(graph).tocoo()
         longest = int(tree.data.argmax())
-        cut = sparse.coo_matrix((np.delete(tree.data, longest), (np.delete(tree.row, longest),
-                                 np.delete(tree.col, longest))), shape=(n, n))
+        cut = sparse.coo_matrix(
+            (np.delete(tree.data, longest), (np.delete(tree.row, longest), np.delete(tree.col, longest))), shape=(n, n)
+        )
         _, side = csgraph.connected_components(cut, directed=False)
         a = np.flatnonzero(side == side[tree.row[longest]])
         b = np.flatnonzero(side != side[tree.row[longest]])
@@ -178,13 +182,16 @@ def shortest_path(graph: LatentGraph, start: int, goal: int) -> tuple[np.ndarray
             raise ParameterError(f"{name}={node} is not a node of this graph (0..{n - 1}).")
     start, goal = int(start), int(goal)
     if start == goal:
-        raise ParameterError(f"start and goal are the same node ({start}): there is nothing to interpolate; "
-                             "pick two different images.")
+        raise ParameterError(
+            f"start and goal are the same node ({start}): there is nothing to interpolate; pick two different images."
+        )
     if graph.labels[start] != graph.labels[goal]:
-        grow = "a larger k (knn_graph(z) finds the smallest connecting one)" if graph.kind == "knn" else \
-            "a larger epsilon (epsilon_graph(z) finds the smallest connecting one)"
-        raise ParameterError(f"start {start} and goal {goal} are not connected: the {graph.describe()}. "
-                             f"Use {grow}.")
+        grow = (
+            "a larger k (knn_graph(z) finds the smallest connecting one)"
+            if graph.kind == "knn"
+            else "a larger epsilon (epsilon_graph(z) finds the smallest connecting one)"
+        )
+        raise ParameterError(f"start {start} and goal {goal} are not connected: the {graph.describe()}. Use {grow}.")
     dist, pred = csgraph.dijkstra(graph.matrix, directed=False, indices=start, return_predecessors=True)
     nodes = [goal]
     while nodes[-1] != start:
@@ -221,7 +228,9 @@ def detour_ratio(z, graph: LatentGraph, start: int, goal: int) -> float:
     return length / max(float(np.linalg.norm(np.asarray(z)[start] - np.asarray(z)[goal])), _TINY)
 
 
-def interpolation_codes(z, start: int, goal: int, n_frames: int, graphs: dict[str, LatentGraph]) -> dict[str, np.ndarray]:
+def interpolation_codes(
+    z, start: int, goal: int, n_frames: int, graphs: dict[str, LatentGraph]
+) -> dict[str, np.ndarray]:
     """Codes of each interpolation from ``z[start]`` to ``z[goal]``: ``linear`` (the straight line in
     the latent space) and ``<name> surfing`` for each graph: ``{method: (n_frames, d)}``."""
     z = np.asarray(z, np.float32)

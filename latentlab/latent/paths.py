@@ -31,8 +31,13 @@ def origin_to_centre(centre: np.ndarray, n_steps: int = 6) -> np.ndarray:
     return convex_combinations(np.zeros_like(np.asarray(centre, np.float32)), centre, n_steps)
 
 
-def plane_path(centre: np.ndarray, axes: tuple[int, int], half_lengths: tuple[float, float],
-               angle_deg: float = 45.0, n_steps: int = 7) -> np.ndarray:
+def plane_path(
+    centre: np.ndarray,
+    axes: tuple[int, int],
+    half_lengths: tuple[float, float],
+    angle_deg: float = 45.0,
+    n_steps: int = 7,
+) -> np.ndarray:
     """A path through ``centre`` (d,) inside the coordinate plane of ``axes`` (j1, j2): from
     centre - v to centre + v with v_j1 = cos(angle) h1, v_j2 = sin(angle) h2 and every other
     component of v zero (blog part VI). With h = a few widths of each component the path stays in

@@ -38,11 +38,13 @@ class ClassGaussian:
 
     def __init__(self, cov_scale: float = 1.0):
         if not np.isfinite(cov_scale) or cov_scale < 0:
-            raise ParameterError(f"cov_scale={cov_scale}: the covariance scale must be a number >= 0 "
-                                 "(1 = sample covariance, <1 = scaled down towards the mean).")
+            raise ParameterError(
+                f"cov_scale={cov_scale}: the covariance scale must be a number >= 0 "
+                "(1 = sample covariance, <1 = scaled down towards the mean)."
+            )
         self.cov_scale = float(cov_scale)
 
-    def fit(self, z: np.ndarray, y: np.ndarray) -> "ClassGaussian":
+    def fit(self, z: np.ndarray, y: np.ndarray) -> ClassGaussian:
         z, y = _check_codes(z, y)
         self.classes_ = np.unique(y)
         self.means_ = np.stack([z[y == c].mean(0) for c in self.classes_])
@@ -58,14 +60,20 @@ class ClassGaussian:
 class ClassGMM:
     """A K-component Gaussian mixture per class (k-means initialisation, full covariances)."""
 
-    def __init__(self, n_components: int = 250, covariance_type: str = "full", max_iter: int = 100,
-                 reg_covar: float = 1e-4, seed: int = 0):
+    def __init__(
+        self,
+        n_components: int = 250,
+        covariance_type: str = "full",
+        max_iter: int = 100,
+        reg_covar: float = 1e-4,
+        seed: int = 0,
+    ):
         if int(n_components) != n_components or n_components < 1:
             raise ParameterError(f"n_components={n_components}: a mixture needs K >= 1 components.")
         self.n_components, self.covariance_type = int(n_components), covariance_type
         self.max_iter, self.reg_covar, self.seed = max_iter, reg_covar, seed
 
-    def fit(self, z: np.ndarray, y: np.ndarray) -> "ClassGMM":
+    def fit(self, z: np.ndarray, y: np.ndarray) -> ClassGMM:
         from sklearn.mixture import GaussianMixture
 
         z, y = _check_codes(z, y)
@@ -77,8 +85,14 @@ class ClassGMM:
                 f"use K <= {smallest} or more data."
             )
         self.mixtures_ = [
-            GaussianMixture(self.n_components, covariance_type=self.covariance_type, init_params="kmeans",
-                            max_iter=self.max_iter, reg_covar=self.reg_covar, random_state=self.seed).fit(z[y == c])
+            GaussianMixture(
+                self.n_components,
+                covariance_type=self.covariance_type,
+                init_params="kmeans",
+                max_iter=self.max_iter,
+                reg_covar=self.reg_covar,
+                random_state=self.seed,
+            ).fit(z[y == c])
             for c in self.classes_
         ]
         return self
@@ -97,8 +111,9 @@ class ClassGMM:
     def score(self, z: np.ndarray, y: np.ndarray) -> float:
         """Mean log-likelihood per code of held-out codes under their own class's mixture."""
         z, y = _check_codes(z, y)
-        return float(sum(self.mixtures_[i].score_samples(z[y == c]).sum()
-                         for i, c in enumerate(self.classes_)) / len(z))
+        return float(
+            sum(self.mixtures_[i].score_samples(z[y == c]).sum() for i, c in enumerate(self.classes_)) / len(z)
+        )
 
     def bic(self, z: np.ndarray, y: np.ndarray) -> float:
         """Sum over classes of each mixture's BIC on that class's codes (lower is better)."""

@@ -51,7 +51,7 @@ class ComponentStats:
     @property
     def score(self) -> np.ndarray:
         """mean^2 + width^2 per component (d,): its share of the squared radius of a typical z-point."""
-        return self.mean ** 2 + self.width ** 2
+        return self.mean**2 + self.width**2
 
 
 def fit_gaussian(values: np.ndarray, bins: int = 50) -> tuple[float, float]:
@@ -122,8 +122,8 @@ def uniform_radius_moments(b: float, d: int) -> tuple[float, float]:
     """Mean and standard deviation of the radius of d independent components uniform in [-b, b]:
     r^2 has mean d b^2 / 3 and variance 4 d b^4 / 45, so r ~ b sqrt(d / 3) +- b / sqrt(15)
     (a shell whose width does not grow with d)."""
-    mean_sq, var_sq = d * b * b / 3.0, 4.0 * d * b ** 4 / 45.0
-    mean = np.sqrt(mean_sq) * (1.0 - var_sq / (8.0 * mean_sq ** 2))
+    mean_sq, var_sq = d * b * b / 3.0, 4.0 * d * b**4 / 45.0
+    mean = np.sqrt(mean_sq) * (1.0 - var_sq / (8.0 * mean_sq**2))
     return float(mean), float(np.sqrt(var_sq) / (2.0 * np.sqrt(mean_sq)))
 
 
@@ -131,7 +131,7 @@ def uniform_radius_pdf(r, b: float, d: int) -> np.ndarray:
     """Density of the radius at ``r`` for d components uniform in [-b, b] (central-limit form:
     r^2 Gaussian with the exact mean and variance of :func:`uniform_radius_moments`)."""
     r = np.asarray(r, np.float64)
-    mean_sq, var_sq = d * b * b / 3.0, 4.0 * d * b ** 4 / 45.0
+    mean_sq, var_sq = d * b * b / 3.0, 4.0 * d * b**4 / 45.0
     return 2.0 * r * np.exp(-0.5 * (r * r - mean_sq) ** 2 / var_sq) / np.sqrt(2.0 * np.pi * var_sq)
 
 
@@ -168,8 +168,9 @@ def independent_gaussians(n: int, mean: np.ndarray, width: np.ndarray, rng: np.r
 Generator = Callable[[int, np.random.Generator], np.ndarray]
 
 
-def statistical_generators(z, stats: ComponentStats, bs=(1.0, 1.5, 2.0, 5.0), gmm_k: int = 10,
-                           gmm_max_iter: int = 100, seed: int = 0) -> dict[str, Generator]:
+def statistical_generators(
+    z, stats: ComponentStats, bs=(1.0, 1.5, 2.0, 5.0), gmm_k: int = 10, gmm_max_iter: int = 100, seed: int = 0
+) -> dict[str, Generator]:
     """Named generators ``(n, rng) -> (n, d)`` of statistical vectors, from the blog's naive ones to
     ones fitted to the real latents ``z`` (n, d):
 
@@ -188,7 +189,9 @@ def statistical_generators(z, stats: ComponentStats, bs=(1.0, 1.5, 2.0, 5.0), gm
     reach = np.abs(stats.mean) + stats.width
     gens["intervals [-b_j, b_j]"] = lambda n, rng: uniform_intervals(n, -reach, reach, rng)
     half = np.sqrt(3.0) * stats.width
-    gens["intervals mean_j +- sqrt(3) w_j"] = lambda n, rng: uniform_intervals(n, stats.mean - half, stats.mean + half, rng)
+    gens["intervals mean_j +- sqrt(3) w_j"] = lambda n, rng: uniform_intervals(
+        n, stats.mean - half, stats.mean + half, rng
+    )
     gens["Gaussians per component"] = lambda n, rng: independent_gaussians(n, stats.mean, stats.width, rng)
     one = np.zeros(len(z), int)
     full = ClassGaussian().fit(z, one)
@@ -220,8 +223,9 @@ class BulkReference:
 
         z_train, z_held = _codes(z_train, "z_train"), _codes(z_held, "z_held")
         if z_train.shape[1] != z_held.shape[1] or not 1 <= k <= len(z_train):
-            raise ParameterError(f"z_train {z_train.shape} and z_held {z_held.shape} must share d, and "
-                                 f"1 <= k={k} <= {len(z_train)}.")
+            raise ParameterError(
+                f"z_train {z_train.shape} and z_held {z_held.shape} must share d, and 1 <= k={k} <= {len(z_train)}."
+            )
         self.k = k
         self.neighbours = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(z_train)
         self.covariance = LedoitWolf().fit(z_train)
@@ -247,14 +251,17 @@ class BulkReference:
         """Medians over ``z`` (n, d): ``knn_ratio``, ``mahalanobis_percentile``, ``shell``, and
         ``outside``, the fraction of points farther out (Mahalanobis) than the farthest held-out real latent."""
         m = self._mahalanobis(z)
-        return {"knn_ratio": float(np.median(self.knn_ratio(z))),
-                "mahalanobis_percentile": float(np.median(self.mahalanobis_percentile(z))),
-                "shell": float(np.median(m) / np.median(self.held_mahalanobis)),
-                "outside": float(np.mean(m > self.held_mahalanobis[-1]))}
+        return {
+            "knn_ratio": float(np.median(self.knn_ratio(z))),
+            "mahalanobis_percentile": float(np.median(self.mahalanobis_percentile(z))),
+            "shell": float(np.median(m) / np.median(self.held_mahalanobis)),
+            "outside": float(np.mean(m > self.held_mahalanobis[-1])),
+        }
 
 
-def reencoding_error(encode: Callable[[np.ndarray], np.ndarray], decode: Callable[[np.ndarray], np.ndarray],
-                     z) -> np.ndarray:
+def reencoding_error(
+    encode: Callable[[np.ndarray], np.ndarray], decode: Callable[[np.ndarray], np.ndarray], z
+) -> np.ndarray:
     """||E(D(z)) - z|| per vector (n,): how far the code of a decoded image lies from the code it was
     decoded from. Small for points whose images the encoder recognises; ``encode`` and ``decode``
     map arrays (n, ...) to arrays."""
@@ -262,15 +269,24 @@ def reencoding_error(encode: Callable[[np.ndarray], np.ndarray], decode: Callabl
     return np.linalg.norm(np.asarray(encode(decode(z)), np.float64) - z, axis=1)
 
 
-def point_set_scores(points: dict[str, np.ndarray], bulk: BulkReference, encode: Callable[[np.ndarray], np.ndarray],
-                     decode: Callable[[np.ndarray], np.ndarray], z_held) -> dict[str, dict[str, float]]:
+def point_set_scores(
+    points: dict[str, np.ndarray],
+    bulk: BulkReference,
+    encode: Callable[[np.ndarray], np.ndarray],
+    decode: Callable[[np.ndarray], np.ndarray],
+    z_held,
+) -> dict[str, dict[str, float]]:
     """For each named set of z-points (n, d): where it lies relative to the real bulk (``bulk.summary``), its
     median re-encoding error and the median pixel contrast of its decoded images, each relative to the same for
     the real held-out latents ``z_held`` (1 = like a real face), and its mean radius."""
     real_reencoding = np.median(reencoding_error(encode, decode, z_held))
     real_contrast = np.median(np.asarray(decode(z_held)).std(axis=(1, 2, 3)))
-    return {name: {**bulk.summary(z),
-                   "reencoding / real": float(np.median(reencoding_error(encode, decode, z)) / real_reencoding),
-                   "contrast / real": float(np.median(np.asarray(decode(z)).std(axis=(1, 2, 3))) / real_contrast),
-                   "mean radius": float(radii(z).mean())}
-            for name, z in points.items()}
+    return {
+        name: {
+            **bulk.summary(z),
+            "reencoding / real": float(np.median(reencoding_error(encode, decode, z)) / real_reencoding),
+            "contrast / real": float(np.median(np.asarray(decode(z)).std(axis=(1, 2, 3))) / real_contrast),
+            "mean radius": float(radii(z).mean()),
+        }
+        for name, z in points.items()
+    }

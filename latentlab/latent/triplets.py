@@ -41,8 +41,13 @@ def frame_index_accuracy(zt, k: int = 5, folds: int = 5) -> float:
     z = _triplets(zt)
     n = len(z)
     groups, labels = np.repeat(np.arange(n), 3), np.tile([1, 2, 3], n)
-    scores = cross_val_score(KNeighborsClassifier(min(k, 3 * n - 3)), z.reshape(3 * n, -1), labels, groups=groups,
-                             cv=GroupKFold(min(folds, n)))
+    scores = cross_val_score(
+        KNeighborsClassifier(min(k, 3 * n - 3)),
+        z.reshape(3 * n, -1),
+        labels,
+        groups=groups,
+        cv=GroupKFold(min(folds, n)),
+    )
     return float(scores.mean())
 
 
@@ -70,10 +75,13 @@ def within_share_of_variance(zt) -> float:
 def triplet_structure(zt, frames=None, max_items: int = 3000, seed: int = 0) -> dict[str, float]:
     """Every measure above for codes ``zt`` (n, 3, d); with ``frames`` (n, 3, ...) also the path shape in pixels."""
     off, cos = path_shape(zt)
-    out = {"frame index from the latent, 5-NN accuracy": frame_index_accuracy(zt),
-           "within / between triplets, latent distance": within_between_ratio(zt, max_items, seed),
-           "within-triplet share of variance": within_share_of_variance(zt),
-           "frame 2 off the midpoint (latent)": off, "turn at frame 2, cosine (latent)": cos}
+    out = {
+        "frame index from the latent, 5-NN accuracy": frame_index_accuracy(zt),
+        "within / between triplets, latent distance": within_between_ratio(zt, max_items, seed),
+        "within-triplet share of variance": within_share_of_variance(zt),
+        "frame 2 off the midpoint (latent)": off,
+        "turn at frame 2, cosine (latent)": cos,
+    }
     if frames is not None:
         out["frame 2 off the midpoint (pixels)"], out["turn at frame 2, cosine (pixels)"] = path_shape(frames)
     return out

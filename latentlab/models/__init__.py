@@ -6,5 +6,13 @@ from latentlab.models.dense import ARCHITECTURES, build_dense_autoencoder
 from latentlab.models.losses import LOSSES, get_loss
 from latentlab.models.training import fit
 
-__all__ = ["ARCHITECTURES", "LOSSES", "AutoencoderKL", "AutoencoderKLConfig",
-           "build_dense_autoencoder", "build_digit_classifier", "fit", "get_loss"]
+__all__ = [
+    "ARCHITECTURES",
+    "LOSSES",
+    "AutoencoderKL",
+    "AutoencoderKLConfig",
+    "build_dense_autoencoder",
+    "build_digit_classifier",
+    "fit",
+    "get_loss",
+]

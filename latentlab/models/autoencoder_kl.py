@@ -94,12 +94,17 @@ class AutoencoderKLConfig:
         d = dataclasses.asdict(self)
         d["block_out_channels"] = list(self.block_out_channels)
         n = len(self.block_out_channels)
-        d.update(_class_name="AutoencoderKL", act_fn="silu", down_block_types=["DownEncoderBlock2D"] * n,
-                 up_block_types=["UpDecoderBlock2D"] * n)
+        d.update(
+            _class_name="AutoencoderKL",
+            act_fn="silu",
+            down_block_types=["DownEncoderBlock2D"] * n,
+            up_block_types=["UpDecoderBlock2D"] * n,
+        )
         return d
 
 
 # --------------------------------------------------------------------------------------------- layers
+
 
 def _group_norm(cfg: AutoencoderKLConfig, name: str) -> layers.GroupNormalization:
     return layers.GroupNormalization(cfg.norm_num_groups, axis=-1, epsilon=1e-6, name=name)
@@ -162,8 +167,13 @@ class AttentionBlock(layers.Layer):
         return x + ops.reshape(h, shape)
 
     def torch_layers(self, prefix: str) -> dict:
-        return {f"{prefix}.group_norm": self.group_norm, f"{prefix}.to_q": self.to_q, f"{prefix}.to_k": self.to_k,
-                f"{prefix}.to_v": self.to_v, f"{prefix}.to_out.0": self.to_out}
+        return {
+            f"{prefix}.group_norm": self.group_norm,
+            f"{prefix}.to_q": self.to_q,
+            f"{prefix}.to_k": self.to_k,
+            f"{prefix}.to_v": self.to_v,
+            f"{prefix}.to_out.0": self.to_out,
+        }
 
 
 def _mid_block(cfg, h, prefix: str, registry: dict):
@@ -249,6 +259,7 @@ def build_decoder(cfg: AutoencoderKLConfig, registry: dict) -> keras.Model:
 
 # ---------------------------------------------------------------------------------------------- model
 
+
 @keras.saving.register_keras_serializable(package="latentlab")
 class AutoencoderKL(keras.Model):
     """SD's KL autoencoder. ``encode`` / ``decode`` work on numpy batches (eagerly, ``batch_size`` at a
@@ -262,8 +273,13 @@ class AutoencoderKL(keras.Model):
     (Keras' default ``jit_compile="auto"`` does that): XLA makes this conv net's steps ~3x slower there.
     """
 
-    def __init__(self, config: AutoencoderKLConfig | dict | None = None, kl_weight: float = 1e-6,
-                 seed: int | None = None, **kwargs):
+    def __init__(
+        self,
+        config: AutoencoderKLConfig | dict | None = None,
+        kl_weight: float = 1e-6,
+        seed: int | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if isinstance(config, dict):
             config = AutoencoderKLConfig.from_dict(config)
@@ -276,8 +292,9 @@ class AutoencoderKL(keras.Model):
         self.recon_tracker = keras.metrics.Mean(name="mse")
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.source = "random initialisation"
-        self.kl_weight = self.add_weight(shape=(), initializer=keras.initializers.Constant(kl_weight),
-                                         trainable=False, name="kl_weight")
+        self.kl_weight = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(kl_weight), trainable=False, name="kl_weight"
+        )
         self.built = True  # the encoder and decoder are built models already
 
     @property
@@ -285,8 +302,12 @@ class AutoencoderKL(keras.Model):
         return self.config.scaling_factor
 
     def get_config(self):
-        return {**super().get_config(), "config": self.config.to_dict(),
-                "kl_weight": float(ops.convert_to_numpy(self.kl_weight)), "seed": self.seed}
+        return {
+            **super().get_config(),
+            "config": self.config.to_dict(),
+            "kl_weight": float(ops.convert_to_numpy(self.kl_weight)),
+            "seed": self.seed,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -321,7 +342,9 @@ class AutoencoderKL(keras.Model):
         """Unscaled latents (n, h, w, 4) -> images (n, 8h, 8w, 3) float32 (unclipped, nominally [-1, 1])."""
         z = np.asarray(z, np.float32)
         if z.ndim != 4 or z.shape[-1] != self.config.latent_channels:
-            raise ParameterError(f"Latents have shape {z.shape}; expected (n, h, w, {self.config.latent_channels}) NHWC.")
+            raise ParameterError(
+                f"Latents have shape {z.shape}; expected (n, h, w, {self.config.latent_channels}) NHWC."
+            )
         return map_batches(lambda b: self.decoder(b, training=False), z, batch_size=batch_size)
 
     def reconstruct(self, x, batch_size: int = 8, sample: bool = False, seed: int = 0) -> np.ndarray:
@@ -359,23 +382,30 @@ class AutoencoderKL(keras.Model):
                 inferred = None
             differ = _config_differences(self.config, inferred) if inferred else {}
             if differ:
-                parts.append("the config does not match the weights ("
-                             + "; ".join(f"{k}: config {a}, weights {b}" for k, (a, b) in differ.items())
-                             + ") - use the config.json that came with these weights, or pass "
-                             "AutoencoderKLConfig(...) with the weights' values")
+                parts.append(
+                    "the config does not match the weights ("
+                    + "; ".join(f"{k}: config {a}, weights {b}" for k, (a, b) in differ.items())
+                    + ") - use the config.json that came with these weights, or pass "
+                    "AutoencoderKLConfig(...) with the weights' values"
+                )
             if missing:
                 parts.append(f"{len(missing)} missing keys: {weights_io.some(missing)}")
             if extra:
                 parts.append(f"{len(extra)} unexpected keys: {weights_io.some(extra)}")
             if shaped:
-                parts.append(f"{len(shaped)} keys of the wrong shape: "
-                             + weights_io.some([f"{k} {tuple(np.shape(state[k]))} (expected {expected[k]})" for k in shaped]))
+                parts.append(
+                    f"{len(shaped)} keys of the wrong shape: "
+                    + weights_io.some([f"{k} {tuple(np.shape(state[k]))} (expected {expected[k]})" for k in shaped])
+                )
             raise DataFormatError(
-                f"{where} does not fit AutoencoderKL{self.config.block_out_channels}: " + "; ".join(parts)
+                f"{where} does not fit AutoencoderKL{self.config.block_out_channels}: "
+                + "; ".join(parts)
                 + ". Check that the file is complete and made for this architecture."
             )
         for name, layer in self.torch_layers.items():
-            weights_io.assign(layer, {k: np.asarray(state[f"{name}.{k}"], np.float32) for k in weights_io.torch_shapes(layer)})
+            weights_io.assign(
+                layer, {k: np.asarray(state[f"{name}.{k}"], np.float32) for k in weights_io.torch_shapes(layer)}
+            )
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The weights under diffusers names in PyTorch layouts (inverse of :meth:`load_state_dict`)."""
@@ -386,26 +416,35 @@ class AutoencoderKL(keras.Model):
         return out
 
     @classmethod
-    def from_pretrained(cls, path_or_name: str | Path, config: AutoencoderKLConfig | None = None,
-                        **kwargs) -> AutoencoderKL:
+    def from_pretrained(
+        cls, path_or_name: str | Path, config: AutoencoderKLConfig | None = None, **kwargs
+    ) -> AutoencoderKL:
         """Load weights from a diffusers folder, a single-file checkpoint, or a hub name (see module
         doc). ``config`` overrides the folder's ``config.json``; a single file without one gets the
         architecture read off its weights (``norm_num_groups`` and ``scaling_factor`` from ``config``
         or SD's defaults). The source is in ``model.source``."""
         path = weights_io.resolve(path_or_name)
         if path.is_dir():
-            folder = path / "vae" if not (path / "config.json").is_file() and (path / "vae" / "config.json").is_file() else path
+            folder = (
+                path / "vae"
+                if not (path / "config.json").is_file() and (path / "vae" / "config.json").is_file()
+                else path
+            )
             cfg_path = folder / "config.json"
             if config is None:
                 if not cfg_path.is_file():
-                    raise DataNotFoundError(f"{folder} has no config.json: a diffusers AutoencoderKL folder holds "
-                                            f"config.json and {DIFFUSERS_WEIGHTS}.")
+                    raise DataNotFoundError(
+                        f"{folder} has no config.json: a diffusers AutoencoderKL folder holds "
+                        f"config.json and {DIFFUSERS_WEIGHTS}."
+                    )
                 config = AutoencoderKLConfig.from_dict(weights_io.read_json(cfg_path), str(cfg_path))
             weights = folder / DIFFUSERS_WEIGHTS
             if not weights.is_file() and (folder / DIFFUSERS_WEIGHTS_BIN).is_file():
                 weights = folder / DIFFUSERS_WEIGHTS_BIN
             if not weights.is_file():
-                raise DataNotFoundError(f"{folder} has no {DIFFUSERS_WEIGHTS}: put the weights file beside config.json.")
+                raise DataNotFoundError(
+                    f"{folder} has no {DIFFUSERS_WEIGHTS}: put the weights file beside config.json."
+                )
             state = weights_io.to_diffusers_keys(weights_io.read_state_dict(weights))
         else:
             state = weights_io.to_diffusers_keys(weights_io.read_state_dict(path))
@@ -413,8 +452,10 @@ class AutoencoderKL(keras.Model):
                 try:
                     config = infer_config(state)
                 except ParameterError as err:
-                    raise DataFormatError(f"{path}: {err} Pass config=AutoencoderKLConfig(norm_num_groups=...) "
-                                          "with the model's group count.") from None
+                    raise DataFormatError(
+                        f"{path}: {err} Pass config=AutoencoderKLConfig(norm_num_groups=...) "
+                        "with the model's group count."
+                    ) from None
                 if config is None:
                     raise DataFormatError(f"{path} holds no AutoencoderKL weights (no encoder.conv_in.weight).")
             weights = path
@@ -439,6 +480,14 @@ def infer_config(state: dict[str, np.ndarray], base: AutoencoderKLConfig | None 
 
 
 def _config_differences(cfg: AutoencoderKLConfig, inferred: AutoencoderKLConfig) -> dict:
-    fields = ("in_channels", "out_channels", "block_out_channels", "layers_per_block", "latent_channels",
-              "mid_block_add_attention", "use_quant_conv", "use_post_quant_conv")
+    fields = (
+        "in_channels",
+        "out_channels",
+        "block_out_channels",
+        "layers_per_block",
+        "latent_channels",
+        "mid_block_add_attention",
+        "use_quant_conv",
+        "use_post_quant_conv",
+    )
     return {f: (getattr(cfg, f), getattr(inferred, f)) for f in fields if getattr(cfg, f) != getattr(inferred, f)}

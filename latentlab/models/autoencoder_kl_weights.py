@@ -67,6 +67,7 @@ def export(layer: layers.Layer) -> dict[str, np.ndarray]:
 
 # ------------------------------------------------------------------------------------ checkpoints
 
+
 def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     """All tensors of a ``.safetensors`` file (or, with torch installed, a ``.ckpt``/``.pt``/``.bin``
     read with ``weights_only=True``) as numpy arrays, keys unchanged."""
@@ -95,8 +96,10 @@ def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
             raise DataFormatError(f"{path} could not be read with torch.load(weights_only=True): {err}") from err
         obj = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
         return {k: v.float().numpy() for k, v in obj.items() if hasattr(v, "numpy")}
-    raise DataFormatError(f"{path}: unknown checkpoint type {path.suffix!r}; expected .safetensors or "
-                          f"(with torch) {', '.join(TORCH_SUFFIXES)}.")
+    raise DataFormatError(
+        f"{path}: unknown checkpoint type {path.suffix!r}; expected .safetensors or "
+        f"(with torch) {', '.join(TORCH_SUFFIXES)}."
+    )
 
 
 _LDM_RULES = [
@@ -120,7 +123,7 @@ def to_diffusers_keys(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     state dicts pass through unchanged."""
     prefix = next((p for p in LDM_PREFIXES if any(k.startswith(p + "encoder.") for k in state)), None)
     if prefix:
-        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     ldm = any(re.match(r"^encoder\.down\.\d+\.", k) for k in state)
     n_up = 1 + max((int(m.group(1)) for k in state if (m := re.match(r"^decoder\.up\.(\d+)\.", k))), default=-1)
     out = {}
@@ -129,7 +132,7 @@ def to_diffusers_keys(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             if m := re.match(r"^decoder\.up\.(\d+)\.(block|upsample)(\.?)", key):
                 i = n_up - 1 - int(m.group(1))
                 new = f"decoder.up_blocks.{i}." + ("resnets" if m.group(2) == "block" else "upsamplers.0") + m.group(3)
-                key = new + key[m.end():]
+                key = new + key[m.end() :]
             for pattern, repl in _LDM_RULES:
                 key = re.sub(pattern, repl, key)
         m = re.match(r"^(.*\.attentions\.0\.)(query|key|value|proj_attn)\.(weight|bias)$", key)
@@ -154,10 +157,14 @@ def infer_architecture(state: dict[str, np.ndarray]) -> dict | None:
     while f"encoder.down_blocks.0.resnets.{per_block}.conv1.weight" in state:
         per_block += 1
     latent2 = np.shape(state.get("quant_conv.weight", state.get("encoder.conv_out.weight", [8])))[0]
-    fields = {"in_channels": int(np.shape(state["encoder.conv_in.weight"])[1]), "layers_per_block": per_block or 1,
-              "latent_channels": int(latent2) // 2,
-              "mid_block_add_attention": "encoder.mid_block.attentions.0.to_q.weight" in state,
-              "use_quant_conv": "quant_conv.weight" in state, "use_post_quant_conv": "post_quant_conv.weight" in state}
+    fields = {
+        "in_channels": int(np.shape(state["encoder.conv_in.weight"])[1]),
+        "layers_per_block": per_block or 1,
+        "latent_channels": int(latent2) // 2,
+        "mid_block_add_attention": "encoder.mid_block.attentions.0.to_q.weight" in state,
+        "use_quant_conv": "quant_conv.weight" in state,
+        "use_post_quant_conv": "post_quant_conv.weight" in state,
+    }
     if "decoder.conv_out.weight" in state:
         fields["out_channels"] = int(np.shape(state["decoder.conv_out.weight"])[0])
     if widths:
@@ -170,7 +177,9 @@ def read_json(path: Path) -> dict:
     try:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError) as err:
-        raise DataFormatError(f"{path} is not valid JSON ({err}); use the config.json that came with the weights.") from err
+        raise DataFormatError(
+            f"{path} is not valid JSON ({err}); use the config.json that came with the weights."
+        ) from err
 
 
 def local_model_dir() -> Path:
@@ -186,8 +195,10 @@ def resolve(path_or_name: str | Path) -> Path:
         return path
     name = str(path_or_name)
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", name):
-        raise DataNotFoundError(f"No file or folder {path}: give a diffusers folder, a .safetensors checkpoint or a "
-                                "hub name such as 'bullhug/kl-f8-anime2'.")
+        raise DataNotFoundError(
+            f"No file or folder {path}: give a diffusers folder, a .safetensors checkpoint or a "
+            "hub name such as 'bullhug/kl-f8-anime2'."
+        )
     stem = KNOWN_MODELS.get(name, name.split("/")[1])
     folder = local_model_dir() / name.replace("/", "--")
     candidates = [folder, *(local_model_dir() / f"{stem}{s}" for s in (".safetensors", ".ckpt"))]

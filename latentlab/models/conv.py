@@ -44,9 +44,11 @@ def build_conv_autoencoder(
     h_in, w_in, channels = image_shape
     step = 2 ** len(filters)
     if latent_dim < 1 or not filters or h_in % step or w_in % step:
-        raise ParameterError(f"image_shape={image_shape}, filters={tuple(filters)}, latent_dim={latent_dim}: "
-                             f"height and width must be divisible by 2**{len(filters)} = {step}, the latent "
-                             "size and the filter list must be non-empty.")
+        raise ParameterError(
+            f"image_shape={image_shape}, filters={tuple(filters)}, latent_dim={latent_dim}: "
+            f"height and width must be divisible by 2**{len(filters)} = {step}, the latent "
+            "size and the filter list must be non-empty."
+        )
     bottom = (h_in // step, w_in // step, filters[-1])
 
     x_in = keras.Input(image_shape, name="image")
@@ -86,12 +88,27 @@ def encode_images(encoder: keras.Model, faces, batch_size: int = 256) -> np.ndar
         return np.asarray(encoder.predict(faces.dataset(batch_size), verbose=0), np.float64)
 
 
-def train_conv_autoencoder(autoencoder: keras.Model, faces, held_out, epochs: int, batch_size: int = 32,
-                           checkpoint_dir: str | Path | None = None, seed: int = 0, verbose=2) -> dict[str, list[float]]:
+def train_conv_autoencoder(
+    autoencoder: keras.Model,
+    faces,
+    held_out,
+    epochs: int,
+    batch_size: int = 32,
+    checkpoint_dir: str | Path | None = None,
+    seed: int = 0,
+    verbose=2,
+) -> dict[str, list[float]]:
     """Train on a streamed image set (``faces.dataset``, e.g. a :class:`~latentlab.data.celeba.CelebA`),
     reshuffled every epoch, with ``held_out`` as validation data, through the resumable
     :func:`latentlab.models.fit`. Returns the loss history of all epochs."""
     with _streamed():
-        return fit(autoencoder, faces.dataset(batch_size, shuffle=True, seed=seed, pairs=True), n_samples=len(faces),
-                   epochs=epochs, batch_size=batch_size, validation_data=held_out.dataset(batch_size, pairs=True),
-                   checkpoint_dir=checkpoint_dir, verbose=verbose)
+        return fit(
+            autoencoder,
+            faces.dataset(batch_size, shuffle=True, seed=seed, pairs=True),
+            n_samples=len(faces),
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_data=held_out.dataset(batch_size, pairs=True),
+            checkpoint_dir=checkpoint_dir,
+            verbose=verbose,
+        )

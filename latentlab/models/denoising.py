@@ -66,7 +66,9 @@ class DenoisingAutoencoder(keras.Model):
     def __init__(self, encoder, decoder, corruption, features=None, lambda_re=1.0, lambda_pe=0.0, **kwargs):
         super().__init__(**kwargs)
         if lambda_pe > 0 and features is None:
-            raise ParameterError(f"lambda_pe={lambda_pe} needs a feature network (latentlab.experiments.perceptual.perceptual_features).")
+            raise ParameterError(
+                f"lambda_pe={lambda_pe} needs a feature network (latentlab.experiments.perceptual.perceptual_features)."
+            )
         if lambda_re < 0 or lambda_pe < 0 or lambda_re + lambda_pe == 0:
             raise ParameterError(f"(lambda_re, lambda_pe) = ({lambda_re}, {lambda_pe}): both >= 0, not both 0.")
         self.encoder, self.decoder, self.corruption = encoder, decoder, corruption
@@ -89,10 +91,21 @@ class DenoisingAutoencoder(keras.Model):
         return loss + sum(self.losses) if self.losses else loss
 
 
-def build_denoising_autoencoder(latent_dim: int = 2, channels: int = 64, dense: int = 128, *,
-                                noise: str = "gaussian", noise_level: float = 0.2, lambda_re: float = 1.0,
-                                lambda_pe: float = 0.0, features=None, learning_rate: float = 1e-3,
-                                image_shape=(64, 64, 3), seed: int | None = None, name: str | None = None):
+def build_denoising_autoencoder(
+    latent_dim: int = 2,
+    channels: int = 64,
+    dense: int = 128,
+    *,
+    noise: str = "gaussian",
+    noise_level: float = 0.2,
+    lambda_re: float = 1.0,
+    lambda_pe: float = 0.0,
+    features=None,
+    learning_rate: float = 1e-3,
+    image_shape=(64, 64, 3),
+    seed: int | None = None,
+    name: str | None = None,
+):
     """A compiled :class:`DenoisingAutoencoder`. Encoder: three stride-2 convs with ``channels // 4,
     channels // 2, channels`` filters (``channels`` is the paper's "largest Conv2d out channels"), flatten,
     Dense(``dense``), Dense(``latent_dim``). Decoder: Dense(``dense``), Dense, then three stride-2
@@ -123,15 +136,17 @@ def build_denoising_autoencoder(latent_dim: int = 2, channels: int = 64, dense: 
     h = layers.Dense(h_ // 8 * w_ // 8 * dec[0], activation="leaky_relu", kernel_initializer=init())(h)
     h = layers.Reshape((h_ // 8, w_ // 8, dec[0]))(h)
     for f in dec:
-        h = layers.Conv2DTranspose(max(f, 4), 4, strides=2, padding="same", activation="relu",
-                                   kernel_initializer=init())(h)
+        h = layers.Conv2DTranspose(
+            max(f, 4), 4, strides=2, padding="same", activation="relu", kernel_initializer=init()
+        )(h)
     out = layers.Conv2D(c_, 3, padding="same", activation="sigmoid", kernel_initializer=init())(h)
     decoder = keras.Model(z, out, name="decoder")
 
     noise = PAPER_NOISE_NAMES.get(noise, noise)
     name = name or f"dae_z{latent_dim}_c{channels}_{noise}{noise_level:g}_re{lambda_re:g}_pe{lambda_pe:g}"
-    model = DenoisingAutoencoder(encoder, decoder, Corruption(noise, noise_level, seed), features,
-                                 lambda_re, lambda_pe, name=name)
+    model = DenoisingAutoencoder(
+        encoder, decoder, Corruption(noise, noise_level, seed), features, lambda_re, lambda_pe, name=name
+    )
     model(np.zeros((1, *image_shape), np.float32))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), **conv_compile_options())
     return model
@@ -162,8 +177,10 @@ def loss_parts(model: DenoisingAutoencoder, images, features=None, batch_size: i
             parts["perceptual"] = ops.mean(ops.reshape(diff, (ops.shape(xb)[0], -1)), axis=1)
         return parts
 
-    return {k: float(v.mean()) for k, v in map_batches(per_image, np.asarray(images, np.float32),
-                                                       batch_size=batch_size).items()}
+    return {
+        k: float(v.mean())
+        for k, v in map_batches(per_image, np.asarray(images, np.float32), batch_size=batch_size).items()
+    }
 
 
 def encode(model: DenoisingAutoencoder, images, batch_size: int = 256) -> np.ndarray:
@@ -181,6 +198,12 @@ def train_dae(images, *, epochs: int, batch_size: int = 16, checkpoint_dir=None,
     clean ``images`` (n, 64, 64, 3) in [0, 1] with ``models.fit`` (resumable from ``checkpoint_dir``).
     Returns the model and its loss history."""
     model = build_denoising_autoencoder(**build)
-    history = fit(model, np.asarray(images, np.float32), epochs=epochs, batch_size=batch_size,
-                  checkpoint_dir=checkpoint_dir, verbose=verbose)
+    history = fit(
+        model,
+        np.asarray(images, np.float32),
+        epochs=epochs,
+        batch_size=batch_size,
+        checkpoint_dir=checkpoint_dir,
+        verbose=verbose,
+    )
     return model, history

@@ -54,7 +54,7 @@ def build_dense_autoencoder(
 
     z_in = keras.Input((code_dim,), name="z")
     h = z_in
-    for i, w in enumerate(widths[code_at + 1:]):
+    for i, w in enumerate(widths[code_at + 1 :]):
         h = layers.Dense(w, activation="relu", name=f"dec_{i}")(h)
     out = layers.Dense(input_dim, activation="sigmoid", name="reconstruction")(h)
     decoder = keras.Model(z_in, out, name="decoder")

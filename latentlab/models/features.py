@@ -69,8 +69,9 @@ class FactorLoss(keras.losses.Loss):
     def call(self, y_true, y_pred):
         total, at = 0.0, 0
         for size in self.groups:
-            total = total + ops.categorical_crossentropy(y_true[:, at:at + size], y_pred[:, at:at + size],
-                                                         from_logits=True)
+            total = total + ops.categorical_crossentropy(
+                y_true[:, at : at + size], y_pred[:, at : at + size], from_logits=True
+            )
             at += size
         return total + ops.sum(ops.square(y_true[:, at:] - y_pred[:, at:]), axis=-1)
 

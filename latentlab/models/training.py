@@ -25,8 +25,10 @@ def compile_options(steps_per_execution: int = 16) -> dict:
     TensorFlow and JAX backends (~1.9x for the dense AE on a 2-core CPU, see benchmarks/) and several
     steps per call (less Python overhead per batch; callbacks see every ``steps_per_execution``-th batch)."""
     backend = keras.backend.backend()
-    return {"jit_compile": True if backend in ("tensorflow", "jax") else "auto",
-            "steps_per_execution": steps_per_execution}
+    return {
+        "jit_compile": True if backend in ("tensorflow", "jax") else "auto",
+        "steps_per_execution": steps_per_execution,
+    }
 
 
 def signature(model: keras.Model, batch_size: int, n_samples: int) -> str:
@@ -134,8 +136,10 @@ def fit(
                 continue
             saved = json.loads((Path(folder) / STATE).read_text())
             if saved["signature"] != sig:
-                warnings.warn(f"Checkpoint in {folder} was made for another model or data size; "
-                              "training from scratch instead.", stacklevel=2)
+                warnings.warn(
+                    f"Checkpoint in {folder} was made for another model or data size; training from scratch instead.",
+                    stacklevel=2,
+                )
                 continue
             state = load_state(model, folder)
             start, history = state["epoch"], state["history"]
@@ -149,8 +153,16 @@ def fit(
     if checkpoint_dir is not None:
         cbs.append(Checkpoint(checkpoint_dir, sig, history, every=checkpoint_every))
     if start < epochs:
-        run = model.fit(x, y, epochs=epochs, initial_epoch=start, batch_size=batch_size,
-                        validation_data=validation_data, callbacks=cbs, verbose=verbose)
+        run = model.fit(
+            x,
+            y,
+            epochs=epochs,
+            initial_epoch=start,
+            batch_size=batch_size,
+            validation_data=validation_data,
+            callbacks=cbs,
+            verbose=verbose,
+        )
         if checkpoint_dir is None:
             for key, values in run.history.items():
                 history.setdefault(key, []).extend(float(v) for v in values)
