@@ -23,3 +23,8 @@ class ParameterError(LatentlabError, ValueError):
 
 class TrainingError(LatentlabError, RuntimeError):
     """Training cannot go on (NaN loss, a checkpoint that does not fit the model)."""
+
+
+class OutputError(LatentlabError, OSError):
+    """A file or folder latentlab was asked to write cannot be written (no permission, no room, a file in
+    the way), or writing it would replace something latentlab did not make."""

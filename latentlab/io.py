@@ -8,35 +8,53 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from latentlab.errors import OutputError
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; when the block ends without error, rename it onto
-    ``path`` (readable by all, as a normal file). On error the temporary file is removed."""
+    ``path`` (readable by all, as a normal file). On error the temporary file is removed. A folder that
+    cannot be written, or a folder where the file should go, raises :class:`OutputError` naming it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".part")
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder; give the path of a file to write (nothing was changed).")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".part")
+    except OSError as err:
+        raise OutputError(
+            f"cannot write {path} ({type(err).__name__}: {err.strerror or err}): make {path.parent} a writable "
+            "folder, or choose another location."
+        ) from err
     os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        try:
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except OSError as err:
+            raise OutputError(
+                f"cannot write {path} ({type(err).__name__}: {err.strerror or err}): make it and {path.parent} "
+                "writable, or choose another location."
+            ) from err
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def write_json(path: str | Path, obj, **kwargs) -> Path:
+def write_json(path: str | Path, obj: Any, **kwargs: Any) -> Path:
     """Write ``obj`` as JSON to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, **kwargs))
     return Path(path)
 
 
-def save_npz(path: str | Path, compress: bool = True, **arrays) -> Path:
+def save_npz(path: str | Path, compress: bool = True, **arrays: np.ndarray) -> Path:
     """Write arrays to a ``.npz`` at ``path`` atomically."""
     with atomic_path(path, suffix=".npz") as tmp:
         (np.savez_compressed if compress else np.savez)(tmp, **arrays)

