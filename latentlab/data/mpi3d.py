@@ -5,22 +5,28 @@ Sources, in order: ``mpi3d_toy.npz`` in the data folder (``LATENTLAB_DATA`` or `
 synthetic renderer of :mod:`latentlab.data.mpi3d_synthetic` (the same factor layout, rendered on
 demand). There is no checksummed download: the published file has no checksum we could pin, so it is
 never fetched automatically. The real file is ~12 GB of pixels; its ``images`` array is extracted once
-into ``mpi3d_toy.images.npy`` beside it and memory-mapped, so only the selected images are read.
+into ``mpi3d_toy.images.npy`` beside it and memory-mapped, so only the selected images are read. The cache
+is keyed on the npz's size and modification time (ns) in ``mpi3d_toy.images.json``, checked for
+completeness before use, and written atomically: a partial extraction never becomes the cache.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import zipfile
+import zlib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
 from latentlab import config
 from latentlab.data.mpi3d_synthetic import FACTOR_SIZES, FACTORS, SyntheticImages
 from latentlab.data.sources import DataSource
-from latentlab.errors import DataFormatError, DataNotFoundError, ParameterError
-from latentlab.io import atomic_path
+from latentlab.errors import DataFormatError, DataNotFoundError, OutputError, ParameterError
+from latentlab.io import atomic_path, write_json
 
 FILENAME = "mpi3d_toy.npz"
 KEY = "images"
@@ -53,6 +59,7 @@ class MPI3D:
 
     @property
     def synthetic(self) -> bool:
+        """True for the rendered stand-in, False for the real file."""
         return isinstance(self.images, SyntheticImages)
 
 
@@ -67,7 +74,7 @@ def factor_sizes_for(n_images: int, where: str = "the file") -> tuple[int, ...]:
     return LAYOUTS[n_images]
 
 
-def _npy_header(handle) -> tuple[tuple[int, ...], bool, np.dtype]:
+def _npy_header(handle: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
     version = np.lib.format.read_magic(handle)
     if version == (1, 0):
         return np.lib.format.read_array_header_1_0(handle)
@@ -108,32 +115,112 @@ def _cache_path(path: Path) -> Path:
     return path.with_name(path.name[:-4] + f".{KEY}.npy" if path.name.endswith(".npz") else path.name + ".npy")
 
 
+def _key_path(cache: Path) -> Path:
+    return cache.with_suffix(".json")
+
+
+def _source_key(path: Path, member: str, shape: tuple[int, ...]) -> dict:
+    stat = path.stat()
+    return {
+        "source": path.name,
+        "source_size": stat.st_size,
+        "source_mtime_ns": stat.st_mtime_ns,
+        "member": member,
+        "shape": list(shape),
+    }
+
+
+def _valid_cache(cache: Path, key: dict) -> np.memmap | None:
+    """The cache as a memory map when its key file matches ``key`` (the npz's size and mtime in ns, the
+    member and shape) and the cache is complete (its size as recorded, every promised byte present)."""
+    try:
+        stored = json.loads(_key_path(cache).read_text())
+        if not isinstance(stored, dict) or {k: stored.get(k) for k in key} != key:
+            return None
+        stat = cache.stat()
+        if [stat.st_size, stat.st_mtime_ns] != [stored.get("cache_size"), stored.get("cache_mtime_ns")]:
+            return None
+        cached = np.load(cache, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError):  # no key, a corrupt key, a missing or short cache: rebuild it
+        return None
+    complete = cache.stat().st_size == cached.offset + cached.nbytes
+    if cached.shape != tuple(key["shape"]) or cached.dtype != np.uint8 or not complete:
+        return None
+    return cached
+
+
+def _extract(path: Path, member: str, shape: tuple[int, ...], cache: Path, chunk: int) -> None:
+    """Stream ``member`` of the npz into ``cache`` atomically, checking that every promised byte arrived."""
+    with atomic_path(cache, suffix=".npy") as tmp:
+        try:
+            with zipfile.ZipFile(path) as zf, zf.open(member) as src, open(tmp, "wb") as dst:
+                for block in iter(lambda: src.read(chunk), b""):
+                    dst.write(block)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as err:
+            raise DataFormatError(
+                f"{path}: its '{KEY}' member is corrupt ({type(err).__name__}: {err}); no cache was written. "
+                f"Get the file again from {REPO}."
+            ) from err
+        try:
+            images = np.load(tmp, mmap_mode="r", allow_pickle=False)
+            complete = images.shape == tuple(shape) and tmp.stat().st_size == images.offset + images.nbytes
+        except (OSError, ValueError, EOFError):
+            complete = False
+        if not complete:
+            raise DataFormatError(
+                f"{path}: '{KEY}' holds fewer bytes than its header promises {shape}; the file is "
+                f"truncated, and no cache was written. Get the file again from {REPO}."
+            )
+
+
 def open_images(path: Path, chunk: int = 1 << 24) -> np.memmap:
     """The ``images`` array of an MPI3D npz as a read-only memory map of its ``.npy`` cache, extracting
-    it (streamed, atomically) on first use or when the npz is newer than the cache."""
+    it (streamed, atomically) on first use, and again whenever the npz's size or modification time (ns)
+    differs from the cache's key or the cache is incomplete."""
     path = Path(path)
     member, shape, _ = _member_header(path)
     cache = _cache_path(path)
-    fresh = cache.is_file() and cache.stat().st_mtime >= path.stat().st_mtime
-    if fresh:
-        cached = np.load(cache, mmap_mode="r")
-        if cached.shape == tuple(shape) and cached.dtype == np.uint8:
-            return cached
-    with atomic_path(cache, suffix=".npy") as tmp, zipfile.ZipFile(path) as zf:
-        with zf.open(member) as src, open(tmp, "wb") as dst:
-            for block in iter(lambda: src.read(chunk), b""):
-                dst.write(block)
-    images = np.load(cache, mmap_mode="r")
-    if images.shape != tuple(shape):
-        raise DataFormatError(
-            f"{path}: '{KEY}' holds fewer bytes than its header promises {shape}; the file is "
-            f"truncated. Delete {path} and {cache}, and get the file again from {REPO}."
+    key = _source_key(path, member, shape)
+    cached = _valid_cache(cache, key)
+    if cached is not None:
+        return cached
+    try:
+        _key_path(cache).unlink(missing_ok=True)  # the old key must never vouch for a new cache
+    except OSError as err:
+        raise OutputError(
+            f"cannot replace the cache key {_key_path(cache)} ({type(err).__name__}: {err}); make {cache.parent} "
+            f"writable, or copy {path.name} into a writable folder and load it from there."
+        ) from err
+    _extract(path, member, shape, cache, chunk)
+    if _source_key(path, member, shape) != key:
+        cache.unlink(missing_ok=True)
+        raise DataFormatError(f"{path} changed while it was being read; run again once it is complete.")
+    stat = cache.stat()
+    write_json(_key_path(cache), {**key, "cache_size": stat.st_size, "cache_mtime_ns": stat.st_mtime_ns})
+    return np.load(cache, mmap_mode="r", allow_pickle=False)
+
+
+def _factor_sizes(factor_sizes: Iterable[int]) -> tuple[int, ...]:
+    try:
+        sizes = tuple(factor_sizes)
+    except TypeError:
+        sizes = ()
+    if len(sizes) != len(FACTORS) or any(
+        isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes
+    ):
+        raise ParameterError(
+            f"factor_sizes={factor_sizes!r}: give {len(FACTORS)} whole numbers >= 1, one per factor "
+            f"({', '.join(FACTORS)})."
         )
-    return images
+    return tuple(int(s) for s in sizes)
 
 
 def load_mpi3d(
-    path: str | Path | None = None, *, factor_sizes=None, synthetic_fallback: bool = True, verbose: bool = True
+    path: str | Path | None = None,
+    *,
+    factor_sizes: Iterable[int] | None = None,
+    synthetic_fallback: bool = True,
+    verbose: bool = True,
 ) -> MPI3D:
     """MPI3D toy images with their factor layout and source.
 
@@ -148,8 +235,8 @@ def load_mpi3d(
         if factor_sizes is None:
             sizes = factor_sizes_for(len(images), str(local))
         else:
-            sizes = tuple(int(s) for s in factor_sizes)
-            if len(sizes) != len(FACTORS) or int(np.prod(sizes)) != len(images):
+            sizes = _factor_sizes(factor_sizes)
+            if int(np.prod(sizes)) != len(images):
                 raise DataFormatError(
                     f"{local} holds {len(images):,} images but factor_sizes={sizes} describe "
                     f"{int(np.prod(sizes)):,} (one size per factor: {', '.join(FACTORS)})."
@@ -171,30 +258,45 @@ def load_mpi3d(
     return data
 
 
-def _value_index(name: str, value, size: int) -> int:
+def _value_index(name: str, value: object, size: int) -> int:
     if isinstance(value, str):
         names = VALUE_NAMES.get(name, ())
         if value not in names[:size]:
             raise ParameterError(f"{name}={value!r} is not a value of this file; choose from {list(names[:size])}.")
         return names.index(value)
-    if not float(value).is_integer() or not 0 <= int(value) < size:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if isinstance(value, bool) or not number.is_integer() or not 0 <= int(number) < size:
         raise ParameterError(
             f"{name}={value!r} is out of range: give an integer in 0..{size - 1}"
             + (f" or one of {list(VALUE_NAMES[name][:size])}." if name in VALUE_NAMES else ".")
         )
-    return int(value)
+    return int(number)
 
 
-def select_factors(data: MPI3D, fixed: dict | None = None, free=None) -> tuple[np.ndarray, np.ndarray]:
+def select_factors(
+    data: MPI3D, fixed: Mapping[str, object] | None = None, free: Iterable[str] | str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Images whose factors equal ``fixed`` (``{factor: index or value name}``, default the paper's
     :data:`PAPER_FIXED`) while the ``free`` factors take all their values (default: every factor not
     fixed; a factor may also be fixed to a list/range of indices). Returns images (n, 64, 64, 3) uint8
     and their factor values (n, 7) int, in row-major order of the free factors."""
+    if fixed is not None and not isinstance(fixed, Mapping):
+        raise ParameterError(f"fixed={fixed!r}: give a dict {{factor: value}}, e.g. {PAPER_FIXED}.")
     fixed = dict(PAPER_FIXED if fixed is None else fixed)
+    free = [free] if isinstance(free, str) else free
     unknown = set(fixed) - set(FACTORS) | set(free or ()) - set(FACTORS)
     if unknown:
         raise ParameterError(f"unknown factors {sorted(unknown)}; the factors are {', '.join(FACTORS)}.")
     free = set(FACTORS) - set(fixed) if free is None else set(free)
+    both = sorted(free & set(fixed), key=FACTORS.index)
+    if both:
+        raise ParameterError(
+            f"factors {both} are both fixed and free: a factor either takes all its values (free) or the "
+            "fixed ones; remove it from one of the two."
+        )
     choices = []
     for name, size in zip(FACTORS, data.factor_sizes):
         if name in free:
@@ -202,6 +304,8 @@ def select_factors(data: MPI3D, fixed: dict | None = None, free=None) -> tuple[n
         elif name in fixed:
             vals = fixed[name]
             vals = list(vals) if isinstance(vals, (list, tuple, range, np.ndarray)) else [vals]
+            if not vals:
+                raise ParameterError(f"{name} is fixed to no value at all; give a value, a list of them, or free it.")
             choices.append(np.array([_value_index(name, v, size) for v in vals]))
         else:
             raise ParameterError(f"factor {name!r} is neither fixed nor free: fix it or list it in free.")

@@ -10,9 +10,16 @@ for ``mpi3d_toy.npz``: images look alike in kind (64 x 64 RGB, smooth shading), 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from latentlab.errors import ParameterError
+
+if TYPE_CHECKING:
+    from PIL import ImageDraw
 
 FACTORS = (
     "object_color",
@@ -46,10 +53,15 @@ _HORIZON = (0.12, 0.38, 0.62)  # where the floor starts (fraction of the height)
 _ARM = (70, 70, 78)
 
 
-def check_factors(factors, sizes=FACTOR_SIZES) -> np.ndarray:
+def check_factors(factors: ArrayLike, sizes: Sequence[int] = FACTOR_SIZES) -> np.ndarray:
     """``factors`` as a float (n, 7) array, or :class:`ParameterError` naming the first factor out of
     range: discrete factors must be integers in [0, size), the two axes floats in [0, size - 1]."""
-    f = np.atleast_2d(np.asarray(factors, np.float64))
+    try:
+        f = np.atleast_2d(np.asarray(factors, np.float64))
+    except (TypeError, ValueError) as err:
+        raise ParameterError(
+            f"factors are not numbers ({err}); give (n, {len(FACTORS)}) values in the order {', '.join(FACTORS)}."
+        ) from None
     if f.ndim != 2 or f.shape[1] != len(FACTORS):
         raise ParameterError(
             f"factors have shape {np.shape(factors)}; expected (n, {len(FACTORS)}) in the order {', '.join(FACTORS)}."
@@ -68,7 +80,7 @@ def check_factors(factors, sizes=FACTOR_SIZES) -> np.ndarray:
     return f
 
 
-def _geometry(h: float, v: float, camera: int):
+def _geometry(h: float, v: float, camera: int) -> tuple[np.ndarray, np.ndarray, float]:
     """Screen positions (in 0..1 units, y down) of the arm's base and tip, and the tip's depth scale."""
     alpha = np.radians(-55.0 + 110.0 * h / 39.0)  # rotation of the base about the vertical
     beta = np.radians(-5.0 + 70.0 * v / 39.0)  # elevation of the arm
@@ -78,7 +90,7 @@ def _geometry(h: float, v: float, camera: int):
     base = np.array([0.0, -0.15, -0.35])
     e = _ELEVATION[camera]
 
-    def project(p):
+    def project(p: np.ndarray) -> tuple[np.ndarray, float]:
         depth = p[1] * np.cos(e) - p[2] * np.sin(e)
         s = 1.0 / (1.0 + 0.35 * depth)
         return np.array([0.5 + 0.55 * s * p[0], 0.62 - 0.55 * s * (p[1] * np.sin(e) + p[2] * np.cos(e))]), s
@@ -87,7 +99,15 @@ def _geometry(h: float, v: float, camera: int):
     return b, t, s
 
 
-def _draw_object(draw, shape: str, cx: float, cy: float, r: float, color, shade):
+def _draw_object(
+    draw: ImageDraw.ImageDraw,
+    shape: str,
+    cx: float,
+    cy: float,
+    r: float,
+    color: tuple[int, ...],
+    shade: tuple[tuple[int, ...], tuple[int, ...]],
+) -> None:
     box = (cx - r, cy - r, cx + r, cy + r)
     if shape == "sphere":
         draw.ellipse(box, fill=color)
@@ -140,7 +160,7 @@ def _render_one(f: np.ndarray) -> np.ndarray:
     return np.asarray(img.resize((SIZE, SIZE), Image.BOX), np.uint8)
 
 
-def render(factors) -> np.ndarray:
+def render(factors: ArrayLike) -> np.ndarray:
     """Images of the scene at ``factors`` ((n, 7) or (7,), MPI3D's factor order; the two axes may be
     any floats in [0, 39]): (n, 64, 64, 3) uint8. Same factors, same pixels."""
     f = check_factors(factors)
@@ -150,14 +170,43 @@ def render(factors) -> np.ndarray:
     return out
 
 
-def grid_factors(sizes=FACTOR_SIZES, indices=None) -> np.ndarray:
+def grid_factors(sizes: Sequence[int] = FACTOR_SIZES, indices: ArrayLike | None = None) -> np.ndarray:
     """Factor values of the images of an MPI3D-layout array (row-major over ``sizes``): all of them, or
     those at flat ``indices`` (m,): (m, 7) int."""
+    sizes = _check_sizes(sizes, renderable=False)
     total = int(np.prod(sizes))
-    idx = np.arange(total) if indices is None else np.asarray(indices, np.int64)
+    if indices is None:
+        idx = np.arange(total)
+    else:
+        idx = np.asarray(indices)
+        whole = np.issubdtype(idx.dtype, np.integer) or (
+            np.issubdtype(idx.dtype, np.floating) and bool((idx == np.round(idx)).all())
+        )
+        if idx.size and not whole:
+            raise ParameterError(f"image indices must be whole numbers in 0..{total - 1}, got {idx.dtype}.")
+        idx = idx.astype(np.int64)
     if idx.size and (idx.min() < 0 or idx.max() >= total):
         raise ParameterError(f"image indices must lie in 0..{total - 1} for factor sizes {tuple(sizes)}.")
     return np.stack(np.unravel_index(idx, tuple(sizes)), axis=1)
+
+
+def _check_sizes(sizes: Sequence[int], renderable: bool = True) -> tuple[int, ...]:
+    """Factor sizes: one whole number >= 1 per factor (with ``renderable``, the discrete ones at most the
+    renderer's)."""
+    try:
+        sizes = tuple(sizes)
+    except TypeError:
+        sizes = ()
+    if (
+        len(sizes) != len(FACTORS)
+        or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes)
+        or (renderable and any(s > top for s, top in zip(sizes, FACTOR_SIZES)))
+    ):
+        raise ParameterError(
+            f"sizes={sizes!r}: give {len(FACTORS)} whole numbers >= 1 in the order {', '.join(FACTORS)}, "
+            f"at most {FACTOR_SIZES} to render (the values the renderer knows)."
+        )
+    return tuple(int(s) for s in sizes)
 
 
 class SyntheticImages:
@@ -167,14 +216,14 @@ class SyntheticImages:
 
     dtype = np.dtype(np.uint8)
 
-    def __init__(self, sizes=FACTOR_SIZES):
-        self.sizes = tuple(int(s) for s in sizes)
+    def __init__(self, sizes: Sequence[int] = FACTOR_SIZES) -> None:
+        self.sizes = _check_sizes(sizes)
         self.shape = (int(np.prod(self.sizes)), SIZE, SIZE, 3)
 
     def __len__(self) -> int:
         return self.shape[0]
 
-    def __getitem__(self, key) -> np.ndarray:
+    def __getitem__(self, key: int | slice | ArrayLike) -> np.ndarray:
         if isinstance(key, (int, np.integer)):
             return render(grid_factors(self.sizes, [int(key) % len(self)]))[0]
         idx = np.arange(len(self))[key] if isinstance(key, slice) else np.asarray(key, np.int64)
@@ -184,12 +233,17 @@ class SyntheticImages:
         return f"SyntheticImages(sizes={self.sizes}, shape={self.shape})"
 
 
-def valid_factor_paths(start, goal, n_frames: int) -> dict[str, np.ndarray]:
+def valid_factor_paths(start: ArrayLike, goal: ArrayLike, n_frames: int) -> dict[str, np.ndarray]:
     """The interpolations we count as valid between two factor settings ((7,) each, equal in the
     discrete factors): the straight line in (horizontal, vertical), and the two L-shaped paths (one axis
     first, then the other) at constant speed. Returns ``{name: (n_frames, 7) float}``."""
-    a, b = check_factors(start)[0], check_factors(goal)[0]
-    if n_frames < 2:
+    a, b = check_factors(start), check_factors(goal)
+    if len(a) != 1 or len(b) != 1:
+        raise ParameterError(
+            f"start and goal must be one factor setting ({len(FACTORS)},) each, got {len(a)} and {len(b)}."
+        )
+    a, b = a[0], b[0]
+    if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 2:
         raise ParameterError(f"n_frames={n_frames}: a path needs at least its two end points.")
     if not np.array_equal(a[:5], b[:5]):
         raise ParameterError("start and goal differ in a discrete factor; valid paths move only the two axes.")
@@ -206,7 +260,7 @@ def valid_factor_paths(start, goal, n_frames: int) -> dict[str, np.ndarray]:
     return paths
 
 
-def truth_interpolations(start, goal, n_frames: int) -> dict[str, np.ndarray]:
+def truth_interpolations(start: ArrayLike, goal: ArrayLike, n_frames: int) -> dict[str, np.ndarray]:
     """Renders of every :func:`valid_factor_paths` path: ``{name: (n_frames, 64, 64, 3) uint8}``,
     ``straight`` first."""
     return {name: render(path) for name, path in valid_factor_paths(start, goal, n_frames).items()}
