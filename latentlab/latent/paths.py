@@ -3,36 +3,55 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from latentlab.errors import ParameterError
 
 
-def convex_combinations(a: np.ndarray, b: np.ndarray, n_steps: int) -> np.ndarray:
+def _vectors(x: ArrayLike, name: str) -> np.ndarray:
+    try:
+        x = np.asarray(x, np.float32)
+    except (TypeError, ValueError) as err:
+        raise ParameterError(f"{name} is not an array of numbers ({err}).") from None
+    if not np.isfinite(x).all():
+        raise ParameterError(f"{name} contains NaN or infinite values; check the codes it came from.")
+    return x
+
+
+def _steps(n_steps: int) -> int:
+    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 2:
+        raise ParameterError(f"n_steps={n_steps!r}: a path needs at least its two end points (a whole number >= 2).")
+    return int(n_steps)
+
+
+def convex_combinations(a: ArrayLike, b: ArrayLike, n_steps: int) -> np.ndarray:
     """``n_steps`` points (1 - t) a + t b for t evenly spaced in [0, 1]: (n_steps, d)."""
-    if n_steps < 2:
-        raise ParameterError(f"n_steps={n_steps}: a path needs at least its two end points.")
-    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    n_steps = _steps(n_steps)
+    a, b = _vectors(a, "a"), _vectors(b, "b")
     if a.shape != b.shape or a.ndim != 1:
         raise ParameterError(f"End points must be two vectors of one length, got {a.shape} and {b.shape}.")
     t = np.linspace(0.0, 1.0, n_steps, dtype=np.float32)[:, None]
     return (1.0 - t) * a + t * b
 
 
-def pairwise_paths(points: np.ndarray, n_steps: int) -> np.ndarray:
+def pairwise_paths(points: ArrayLike, n_steps: int) -> np.ndarray:
     """Convex combinations between every ordered pair of ``points`` (c, d): (c, c, n_steps, d).
     Entry [i, j] runs from point i to point j; the diagonal stays at its point."""
-    points = np.asarray(points, np.float32)
+    points = _vectors(points, "points")
+    if points.ndim != 2 or len(points) == 0:
+        raise ParameterError(f"points have shape {points.shape}; give points (c, d) with c >= 1.")
     return np.stack([np.stack([convex_combinations(p, q, n_steps) for q in points]) for p in points])
 
 
-def origin_to_centre(centre: np.ndarray, n_steps: int = 6) -> np.ndarray:
+def origin_to_centre(centre: ArrayLike, n_steps: int = 6) -> np.ndarray:
     """The straight path from the latent space's origin to the bulk centre (d,): (n_steps, d)
     (latent fragmentation blog, part VI)."""
-    return convex_combinations(np.zeros_like(np.asarray(centre, np.float32)), centre, n_steps)
+    centre = _vectors(centre, "centre")
+    return convex_combinations(np.zeros_like(centre), centre, n_steps)
 
 
 def plane_path(
-    centre: np.ndarray,
+    centre: ArrayLike,
     axes: tuple[int, int],
     half_lengths: tuple[float, float],
     angle_deg: float = 45.0,
@@ -42,21 +61,38 @@ def plane_path(
     centre - v to centre + v with v_j1 = cos(angle) h1, v_j2 = sin(angle) h2 and every other
     component of v zero (blog part VI). With h = a few widths of each component the path stays in
     the bulk's ellipse; another ``angle`` rotates it in the plane. Returns (n_steps, d)."""
-    j1, j2 = axes
+    centre = _vectors(centre, "centre")
+    if centre.ndim != 1:
+        raise ParameterError(f"centre has shape {centre.shape}; give one vector (d,).")
+    if (
+        not isinstance(axes, (tuple, list))
+        or len(axes) != 2
+        or any(isinstance(j, bool) or not isinstance(j, (int, np.integer)) or not 0 <= j < len(centre) for j in axes)
+    ):
+        raise ParameterError(f"axes={axes!r}: give two component indices in 0..{len(centre) - 1}.")
+    j1, j2 = (int(j) for j in axes)
     if j1 == j2:
         raise ParameterError(f"axes={axes}: a plane needs two different components.")
-    centre = np.asarray(centre, np.float32)
+    half_lengths = _vectors(half_lengths, "half_lengths")
+    if half_lengths.shape != (2,) or not np.isfinite(angle_deg):
+        raise ParameterError(
+            f"half_lengths={half_lengths}, angle_deg={angle_deg}: give two lengths and a finite angle."
+        )
     v = np.zeros_like(centre)
     theta = np.deg2rad(angle_deg)
     v[j1], v[j2] = np.cos(theta) * half_lengths[0], np.sin(theta) * half_lengths[1]
     return convex_combinations(centre - v, centre + v, n_steps)
 
 
-def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+def slerp(a: ArrayLike, b: ArrayLike, t: float) -> np.ndarray:
     """Spherical interpolation between rows of ``a`` and ``b`` (n, d) at ``t`` in [0, 1]: Shoemake's
     sin((1-t) w) / sin w * a + sin(t w) / sin w * b, w the angle between them (on the sphere when
     |a| = |b|); the straight line where they are parallel. (n, d) float32."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    a, b = _vectors(a, "a").astype(np.float64), _vectors(b, "b").astype(np.float64)
+    if a.shape != b.shape or a.ndim == 0:
+        raise ParameterError(f"a {a.shape} and b {b.shape} must be arrays of one shape (n, d).")
+    if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)) or not 0 <= t <= 1:
+        raise ParameterError(f"t={t!r}: give a number in [0, 1] (0 = a, 1 = b).")
     na, nb = np.linalg.norm(a, axis=-1, keepdims=True), np.linalg.norm(b, axis=-1, keepdims=True)
     cos = np.clip(np.sum(a * b, -1, keepdims=True) / np.maximum(na * nb, 1e-12), -1.0, 1.0)
     omega = np.arccos(cos)

@@ -5,8 +5,21 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from latentlab.errors import ParameterError
+
+
+def _codes(z: ArrayLike, min_n: int = 2) -> np.ndarray:
+    try:
+        z = np.asarray(z, np.float64)
+    except (TypeError, ValueError) as err:
+        raise ParameterError(f"codes are not an array of numbers ({err}); give codes (n, d).") from None
+    if z.ndim != 2 or len(z) < min_n or z.shape[1] < 1:
+        raise ParameterError(f"codes have shape {z.shape}; give codes (n, d) with n >= {min_n}.")
+    if not np.isfinite(z).all():
+        raise ParameterError("codes contain NaN or infinite values; check the encoder's output.")
+    return z
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,38 +35,62 @@ class PCA:
         """Fraction of the total variance along each axis."""
         return self.eigenvalues / self.eigenvalues.sum()
 
-    def project(self, z: np.ndarray, k: int = 2) -> np.ndarray:
+    def project(self, z: ArrayLike, k: int = 2) -> np.ndarray:
         """Coordinates (n, k) of ``z`` on the first ``k`` axes."""
-        return (np.asarray(z, np.float64) - self.mean) @ self.components[:k].T
+        d = len(self.mean)
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= d:
+            raise ParameterError(f"k={k!r}: give a number of axes in 1..{d}.")
+        one = np.ndim(z) == 1
+        z = _codes(np.atleast_2d(z) if one else z, min_n=0)
+        if z.shape[1] != d:
+            raise ParameterError(f"codes have {z.shape[1]} components; this PCA was fitted on {d}.")
+        out = (z - self.mean) @ self.components[:k].T
+        return out[0] if one else out
 
-    def reconstruct(self, coords: np.ndarray) -> np.ndarray:
+    def reconstruct(self, coords: ArrayLike) -> np.ndarray:
         """Codes (n, d) from coordinates (n, k) on the first k axes."""
-        coords = np.atleast_2d(coords)
+        coords = np.atleast_2d(np.asarray(coords, np.float64))
+        if coords.ndim != 2 or not 1 <= coords.shape[1] <= len(self.mean) or not np.isfinite(coords).all():
+            raise ParameterError(
+                f"coords have shape {coords.shape}; give finite coordinates (n, k) with 1 <= k <= {len(self.mean)}."
+            )
         return self.mean + coords @ self.components[: coords.shape[1]]
 
 
-def pca(z: np.ndarray) -> PCA:
-    """Eigen-decomposition of the sample covariance of ``z`` (n, d), largest eigenvalue first."""
-    z = np.asarray(z, np.float64)
+def pca(z: ArrayLike) -> PCA:
+    """Eigen-decomposition of the sample covariance of ``z`` (n, d), n >= 2, largest eigenvalue first."""
+    z = _codes(z)
     mean = z.mean(0)
-    vals, vecs = np.linalg.eigh(np.cov(z - mean, rowvar=False))
+    vals, vecs = np.linalg.eigh(np.atleast_2d(np.cov(z - mean, rowvar=False)))
     order = np.argsort(vals)[::-1]
     return PCA(mean, vecs[:, order].T, np.clip(vals[order], 0.0, None))
 
 
 def components_for_variance(p: PCA, fraction: float) -> int:
     """How many principal axes hold ``fraction`` of the variance: a number for the paper's
-    "the eigenvalues decrease steadily"."""
-    return int(np.searchsorted(np.cumsum(p.explained_ratio), fraction) + 1)
+    "the eigenvalues decrease steadily". ``fraction`` in (0, 1]."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.integer, np.floating)):
+        raise ParameterError(f"fraction={fraction!r}: give a share of the variance in (0, 1], e.g. 0.9.")
+    if not 0 < fraction <= 1:
+        raise ParameterError(f"fraction={fraction}: give a share of the variance in (0, 1], e.g. 0.9.")
+    if not p.eigenvalues.sum() > 0:
+        raise ParameterError("the codes have no variance (every code is the same): there are no axes to count.")
+    # rounding can leave the cumulative sum a hair under 1: never count more axes than there are
+    return min(int(np.searchsorted(np.cumsum(p.explained_ratio), fraction * (1 - 1e-12)) + 1), len(p.eigenvalues))
 
 
 EMBEDDINGS = ("pca", "tsne", "umap")
 
 
-def embed(z: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
+def embed(z: ArrayLike, method: str, seed: int = 0) -> np.ndarray:
     """A 2-d map (n, 2) of codes ``z`` (n, d): ``"pca"`` (linear), ``"tsne"`` or ``"umap"`` (neighbourhood-
     preserving; UMAP is imported only here, since importing it and its first fit compile with numba)."""
-    z = np.asarray(z, np.float32).reshape(len(z), -1)
+    z = np.asarray(z, np.float32)
+    if z.ndim < 2:
+        raise ParameterError(f"codes have shape {z.shape}; give codes (n, ...) with one row per item.")
+    z = z.reshape(len(z), -1)
+    if not np.isfinite(z).all():
+        raise ParameterError("codes contain NaN or infinite values; check the encoder's output.")
     if method not in EMBEDDINGS:
         raise ParameterError(f"method={method!r}: choose one of {EMBEDDINGS}.")
     if len(z) < 4:

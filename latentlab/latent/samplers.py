@@ -12,18 +12,58 @@ Sampling takes a ``numpy.random.Generator``, so results are reproducible.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from latentlab.errors import ParameterError
 
+if TYPE_CHECKING:
+    from sklearn.mixture import GaussianMixture
 
-def _check_codes(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    z, y = np.asarray(z, np.float64), np.asarray(y)
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+def _check_codes(z: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        z = np.asarray(z, np.float64)
+    except (TypeError, ValueError) as err:
+        raise ParameterError(f"codes are not an array of numbers ({err}); give codes (n, d) as floats.") from None
+    y = np.asarray(y)
     if z.ndim != 2 or y.ndim != 1 or len(z) != len(y):
         raise ParameterError(f"Expected codes (n, d) and labels (n,), got {z.shape} and {y.shape}.")
+    if len(z) == 0 or z.shape[1] == 0:
+        raise ParameterError(f"codes have shape {z.shape}: give at least one code with at least one component.")
     if not np.isfinite(z).all():
         raise ParameterError("Codes contain NaN or infinite values; check the encoder's output.")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ParameterError("labels contain NaN or infinite values; give one class label per code.")
     return z, y
+
+
+def _count(n: int, what: str = "n") -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ParameterError(f"{what}={n!r}: give a whole number >= 1.")
+    return int(n)
+
+
+def _generator(rng: np.random.Generator) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise ParameterError(f"rng={rng!r}: pass a numpy Generator, np.random.default_rng(seed).")
+    return rng
+
+
+def _known_labels(sampler: ClassGaussian | ClassGMM, y: np.ndarray) -> None:
+    """Refuse labels the sampler was never fitted on: their codes would silently count for nothing."""
+    if not hasattr(sampler, "classes_"):
+        raise ParameterError(f"{type(sampler).__name__} is not fitted yet: call .fit(z, y) first.")
+    unseen = np.setdiff1d(np.unique(y), sampler.classes_)
+    if len(unseen):
+        raise ParameterError(
+            f"labels {unseen.tolist()[:10]} were never fitted (fitted classes: {sampler.classes_.tolist()}); "
+            "drop those codes, or fit on data that holds every class."
+        )
 
 
 def _sample_gaussian(rng: np.random.Generator, mean: np.ndarray, cov: np.ndarray, n: int) -> np.ndarray:
@@ -36,25 +76,37 @@ def _sample_gaussian(rng: np.random.Generator, mean: np.ndarray, cov: np.ndarray
 class ClassGaussian:
     """One Gaussian N(mu_c, cov_scale * Sigma_c) per class c, fitted by sample mean and covariance."""
 
-    def __init__(self, cov_scale: float = 1.0):
-        if not np.isfinite(cov_scale) or cov_scale < 0:
+    def __init__(self, cov_scale: float = 1.0) -> None:
+        if (
+            isinstance(cov_scale, bool)
+            or not isinstance(cov_scale, (int, float, np.integer, np.floating))
+            or not np.isfinite(cov_scale)
+            or cov_scale < 0
+        ):
             raise ParameterError(
                 f"cov_scale={cov_scale}: the covariance scale must be a number >= 0 "
                 "(1 = sample covariance, <1 = scaled down towards the mean)."
             )
         self.cov_scale = float(cov_scale)
 
-    def fit(self, z: np.ndarray, y: np.ndarray) -> ClassGaussian:
+    def fit(self, z: ArrayLike, y: ArrayLike) -> ClassGaussian:
+        """Sample mean and covariance of the codes z (n, d) of each class in y (n,); every class needs two codes."""
         z, y = _check_codes(z, y)
-        self.classes_ = np.unique(y)
+        classes, counts = np.unique(y, return_counts=True)
+        if counts.min() < 2:
+            raise ParameterError(
+                f"classes {classes[counts < 2].tolist()} have a single code: a covariance needs at least two "
+                "codes per class. Drop those classes or give more codes."
+            )
+        self.classes_ = classes
         self.means_ = np.stack([z[y == c].mean(0) for c in self.classes_])
-        self.covariances_ = np.stack([np.cov(z[y == c], rowvar=False) for c in self.classes_])
+        self.covariances_ = np.stack([np.atleast_2d(np.cov(z[y == c], rowvar=False)) for c in self.classes_])
         return self
 
-    def sample(self, label, n: int, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, label: Any, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` codes (n, d) for class ``label``."""
         i = _class_index(self, label)
-        return _sample_gaussian(rng, self.means_[i], self.cov_scale * self.covariances_[i], n)
+        return _sample_gaussian(_generator(rng), self.means_[i], self.cov_scale * self.covariances_[i], _count(n))
 
 
 class ClassGMM:
@@ -67,13 +119,29 @@ class ClassGMM:
         max_iter: int = 100,
         reg_covar: float = 1e-4,
         seed: int = 0,
-    ):
-        if int(n_components) != n_components or n_components < 1:
-            raise ParameterError(f"n_components={n_components}: a mixture needs K >= 1 components.")
+    ) -> None:
+        if (
+            isinstance(n_components, bool)
+            or not isinstance(n_components, (int, float, np.integer, np.floating))
+            or not np.isfinite(n_components)
+            or int(n_components) != n_components
+            or n_components < 1
+        ):
+            raise ParameterError(f"n_components={n_components!r}: a mixture needs K >= 1 components.")
+        if covariance_type not in COVARIANCE_TYPES:
+            raise ParameterError(f"covariance_type={covariance_type!r}: choose one of {', '.join(COVARIANCE_TYPES)}.")
+        _count(max_iter, "max_iter")
+        if (
+            isinstance(reg_covar, bool)
+            or not isinstance(reg_covar, (int, float, np.integer, np.floating))
+            or not reg_covar >= 0
+        ):
+            raise ParameterError(f"reg_covar={reg_covar!r}: give a number >= 0 (e.g. 1e-4), added to the covariances.")
         self.n_components, self.covariance_type = int(n_components), covariance_type
         self.max_iter, self.reg_covar, self.seed = max_iter, reg_covar, seed
 
-    def fit(self, z: np.ndarray, y: np.ndarray) -> ClassGMM:
+    def fit(self, z: ArrayLike, y: ArrayLike) -> ClassGMM:
+        """One K-component mixture per class of the codes z (n, d) with labels y (n,)."""
         from sklearn.mixture import GaussianMixture
 
         z, y = _check_codes(z, y)
@@ -97,9 +165,10 @@ class ClassGMM:
         ]
         return self
 
-    def sample(self, label, n: int, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, label: Any, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` codes (n, d) for class ``label``: a component by its weight, then its Gaussian."""
         gmm = self.mixtures_[_class_index(self, label)]
+        n, rng = _count(n), _generator(rng)
         parts = rng.choice(gmm.n_components, size=n, p=gmm.weights_ / gmm.weights_.sum())
         covs = _full_covariances(gmm)
         out = np.empty((n, gmm.means_.shape[1]))
@@ -108,20 +177,31 @@ class ClassGMM:
             out[rows] = _sample_gaussian(rng, gmm.means_[k], covs[k], len(rows))
         return out
 
-    def score(self, z: np.ndarray, y: np.ndarray) -> float:
-        """Mean log-likelihood per code of held-out codes under their own class's mixture."""
-        z, y = _check_codes(z, y)
-        return float(
-            sum(self.mixtures_[i].score_samples(z[y == c]).sum() for i, c in enumerate(self.classes_)) / len(z)
+    def score(self, z: ArrayLike, y: ArrayLike) -> float:
+        """Mean log-likelihood per code of held-out codes under their own class's mixture (every label must
+        be a fitted class)."""
+        z, y = self._checked(z, y)
+        total = sum(
+            self.mixtures_[i].score_samples(z[y == c]).sum() for i, c in enumerate(self.classes_) if (y == c).any()
         )
+        return float(total / len(z))
 
-    def bic(self, z: np.ndarray, y: np.ndarray) -> float:
+    def bic(self, z: ArrayLike, y: ArrayLike) -> float:
         """Sum over classes of each mixture's BIC on that class's codes (lower is better)."""
+        z, y = self._checked(z, y)
+        return float(sum(self.mixtures_[i].bic(z[y == c]) for i, c in enumerate(self.classes_) if (y == c).any()))
+
+    def _checked(self, z: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         z, y = _check_codes(z, y)
-        return float(sum(self.mixtures_[i].bic(z[y == c]) for i, c in enumerate(self.classes_)))
+        _known_labels(self, y)
+        if z.shape[1] != self.mixtures_[0].means_.shape[1]:
+            raise ParameterError(
+                f"codes have {z.shape[1]} components, the mixtures were fitted on {self.mixtures_[0].means_.shape[1]}."
+            )
+        return z, y
 
 
-def _full_covariances(gmm) -> np.ndarray:
+def _full_covariances(gmm: GaussianMixture) -> np.ndarray:
     d = gmm.means_.shape[1]
     cov = gmm.covariances_
     if gmm.covariance_type == "full":
@@ -133,7 +213,7 @@ def _full_covariances(gmm) -> np.ndarray:
     return np.stack([np.eye(d) * c for c in cov])  # spherical
 
 
-def _class_index(sampler, label) -> int:
+def _class_index(sampler: ClassGaussian | ClassGMM, label: Any) -> int:
     if not hasattr(sampler, "classes_"):
         raise ParameterError(f"{type(sampler).__name__} is not fitted yet: call .fit(z, y) first.")
     hits = np.flatnonzero(sampler.classes_ == label)
@@ -142,7 +222,12 @@ def _class_index(sampler, label) -> int:
     return int(hits[0])
 
 
-def sample_per_class(sampler, n_per_class: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def sample_per_class(
+    sampler: ClassGaussian | ClassGMM, n_per_class: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """``n_per_class`` codes for every fitted class: codes (c * n, d) and intended labels (c * n,)."""
+    if not hasattr(sampler, "classes_"):
+        raise ParameterError(f"{type(sampler).__name__} is not fitted yet: call .fit(z, y) first.")
+    n_per_class = _count(n_per_class, "n_per_class")
     z = np.concatenate([sampler.sample(c, n_per_class, rng) for c in sampler.classes_])
     return z.astype(np.float32), np.repeat(sampler.classes_, n_per_class)

@@ -10,18 +10,30 @@ frame 1 to frame 3 (:func:`path_shape`). Pairwise distances are taken on a seede
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from latentlab.errors import ParameterError
 
 
-def _triplets(zt) -> np.ndarray:
-    zt = np.asarray(zt, np.float64)
+def _triplets(zt: ArrayLike) -> np.ndarray:
+    try:
+        zt = np.asarray(zt, np.float64)
+    except (TypeError, ValueError) as err:
+        raise ParameterError(f"codes are not an array of numbers ({err}); give (n, 3, ...) codes.") from None
     if zt.ndim < 3 or zt.shape[1] != 3 or len(zt) < 2:
         raise ParameterError(f"codes of shape {zt.shape}: give (n, 3, ...) codes of at least 2 triplets.")
+    if not np.isfinite(zt).all():
+        raise ParameterError("codes contain NaN or infinite values; check the encoder's output.")
     return zt.reshape(len(zt), 3, -1)
 
 
-def path_shape(points) -> tuple[float, float]:
+def _whole(value: int, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ParameterError(f"{name}={value!r}: give a whole number >= {low}.")
+    return int(value)
+
+
+def path_shape(points: ArrayLike) -> tuple[float, float]:
     """How far the middle point lies from the midpoint of the outer two, over their distance, and the cosine
     of the turn the path makes there (1 = straight on), medians over ``points`` (n, 3, d)."""
     p = _triplets(points)
@@ -32,13 +44,14 @@ def path_shape(points) -> tuple[float, float]:
     return float(np.median(off)), float(np.median(cos))
 
 
-def frame_index_accuracy(zt, k: int = 5, folds: int = 5) -> float:
+def frame_index_accuracy(zt: ArrayLike, k: int = 5, folds: int = 5) -> float:
     """Accuracy of a k-nearest-neighbour guess of each frame's index (1, 2, 3) from its code, cross-validated
     with whole triplets held out (chance: 1/3)."""
     from sklearn.model_selection import GroupKFold, cross_val_score
     from sklearn.neighbors import KNeighborsClassifier
 
     z = _triplets(zt)
+    k, folds = _whole(k, "k", 1), _whole(folds, "folds", 2)
     n = len(z)
     groups, labels = np.repeat(np.arange(n), 3), np.tile([1, 2, 3], n)
     scores = cross_val_score(
@@ -51,29 +64,40 @@ def frame_index_accuracy(zt, k: int = 5, folds: int = 5) -> float:
     return float(scores.mean())
 
 
-def within_between_ratio(zt, max_items: int = 3000, seed: int = 0) -> float:
+def within_between_ratio(zt: ArrayLike, max_items: int = 3000, seed: int = 0) -> float:
     """Mean distance between frames of one triplet over the mean distance between frames of different
     triplets (well below 1: the latent groups frames by what they show). The between-triplet mean is taken
     over the pairs of a seeded subsample of at most ``max_items`` frames."""
     from scipy.spatial.distance import pdist
 
     z = _triplets(zt)
+    max_items = _whole(max_items, "max_items", 4)  # 4 frames always span two triplets
     within = np.mean([np.linalg.norm(z[:, i] - z[:, j], axis=1).mean() for i, j in ((0, 1), (0, 2), (1, 2))])
     flat, owner = z.reshape(-1, z.shape[2]), np.repeat(np.arange(len(z)), 3)
     pick = np.random.default_rng(seed).permutation(len(flat))[:max_items]
     dist = pdist(flat[pick])
     same = pdist(owner[pick, None].astype(float)) == 0
-    return float(within / dist[~same].mean())
+    between = dist[~same].mean()
+    if not between > 0:
+        raise ParameterError("every triplet has the same codes: there is no distance between triplets to compare.")
+    return float(within / between)
 
 
-def within_share_of_variance(zt) -> float:
+def within_share_of_variance(zt: ArrayLike) -> float:
     """The share of the codes' variance that lies between frames of one triplet rather than between triplets."""
     z = _triplets(zt)
-    return float(z.var(1).mean() / z.reshape(-1, z.shape[2]).var(0).mean())
+    total = z.reshape(-1, z.shape[2]).var(0).mean()
+    if not total > 0:
+        raise ParameterError("the codes have no variance (every frame has the same code): there is no share to take.")
+    return float(z.var(1).mean() / total)
 
 
-def triplet_structure(zt, frames=None, max_items: int = 3000, seed: int = 0) -> dict[str, float]:
+def triplet_structure(
+    zt: ArrayLike, frames: ArrayLike | None = None, max_items: int = 3000, seed: int = 0
+) -> dict[str, float]:
     """Every measure above for codes ``zt`` (n, 3, d); with ``frames`` (n, 3, ...) also the path shape in pixels."""
+    if frames is not None and len(np.asarray(frames)) != len(np.asarray(zt)):
+        raise ParameterError(f"{len(np.asarray(frames))} frame triplets for {len(np.asarray(zt))} code triplets.")
     off, cos = path_shape(zt)
     out = {
         "frame index from the latent, 5-NN accuracy": frame_index_accuracy(zt),
