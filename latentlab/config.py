@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import os
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +65,19 @@ def read_profiles(path: Path = PROFILE_FILE) -> dict[str, dict[str, Any]]:
 NOTEBOOKS: dict[str, dict[str, Any]] = read_profiles()
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+def _switch(name: str) -> bool:
+    """An on/off environment variable: 1, true, yes, y, on (any case) or 0, false, no, n, off, empty."""
+    value = (os.environ.get(name) or "").strip().lower()
+    if value in {"1", "true", "yes", "y", "on"}:
+        return True
+    if value in {"", "0", "false", "no", "n", "off"}:
+        return False
+    raise ProfileError(f"{name}={os.environ.get(name)!r}: set it to 1 (on) or 0 (off), or unset it.")
 
 
 def offline() -> bool:
     """True when ``LATENTLAB_OFFLINE`` forbids downloads."""
-    return _truthy(os.environ.get("LATENTLAB_OFFLINE"))
+    return _switch("LATENTLAB_OFFLINE")
 
 
 def project_root() -> Path:
@@ -147,31 +154,45 @@ def resolve_seed(seed: int | None = None) -> int:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and the Keras backend, and make the backend's kernels deterministic
-    (:func:`deterministic_ops`): the same seed gives the same numbers on a CPU."""
+    """Seed Python, NumPy and the Keras backend."""
     import keras
 
     keras.utils.set_random_seed(seed)
-    deterministic_ops()
 
 
-def deterministic_ops() -> None:
-    """Ask the Keras backend for deterministic kernels. On TensorFlow, ``enable_op_determinism``: without it,
-    multithreaded CPU kernels (the scatter-add behind the gradient of the agent's bilinear warp, for one) sum in
-    whatever order their threads finish, so a long unrolled episode (notebook 05's BPTT+STOP) drifts by 1e-12
-    from run to run and a Bernoulli STOP sample can flip. JAX is deterministic on a CPU; PyTorch is asked with
-    ``use_deterministic_algorithms(warn_only=True)``. GPU kernels may still differ in the last bits."""
+@contextlib.contextmanager
+def deterministic_ops() -> Iterator[None]:
+    """Within the block, the Keras backend's kernels are deterministic, so the same seed gives the same numbers on a
+    CPU. On TensorFlow this is ``enable_op_determinism``, switched off again afterwards: without it, multithreaded
+    CPU kernels (the scatter-add behind the gradient of the agent's bilinear warp, for one) sum in whatever order
+    their threads finish, so a long unrolled episode (notebook 05's BPTT+STOP) drifts by 1e-12 from run to run and
+    a Bernoulli STOP sample can flip. It is not on everywhere because Keras then refuses XLA (``jit_compile``) for
+    every model. JAX is deterministic on a CPU; PyTorch is asked with ``use_deterministic_algorithms``. GPU
+    kernels may still differ in the last bits."""
     import keras
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        import tensorflow as tf
+        from tensorflow.python.framework import config as tf_config
 
-        tf.config.experimental.enable_op_determinism()
+        was_on = tf_config.is_op_determinism_enabled()
+        tf_config.enable_op_determinism()
+        try:
+            yield
+        finally:
+            if not was_on:
+                tf_config.disable_op_determinism()
     elif backend == "torch":
         import torch
 
+        was_on = torch.are_deterministic_algorithms_enabled()
         torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(was_on)
+    else:
+        yield
 
 
 def device_description() -> str:

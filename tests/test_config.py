@@ -77,3 +77,18 @@ def test_profiles_are_common_values_with_overrides(tmp_path):
     path.write_text('["07"\nstem = ')
     with pytest.raises(ProfileError, match="Cannot read the profiles"):
         config.read_profiles(path)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("y", True), ("YES", True), (" 1 ", True), ("on", True), ("0", False), ("off", False), ("", False), ("No", False)],
+)
+def test_offline_switch_reads_the_usual_spellings(monkeypatch, value, expected):
+    monkeypatch.setenv("LATENTLAB_OFFLINE", value)
+    assert config.offline() is expected
+
+
+def test_an_unclear_offline_switch_is_an_error(monkeypatch):
+    monkeypatch.setenv("LATENTLAB_OFFLINE", "maybe")
+    with pytest.raises(ProfileError, match="LATENTLAB_OFFLINE='maybe': set it to 1"):
+        config.offline()

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from latentlab.agent.model import InterpolationAgent
+from latentlab.config import deterministic_ops
 from latentlab.errors import ParameterError
 from latentlab.models.training import fit
 
@@ -72,7 +73,8 @@ def train_agent(
     :func:`latentlab.models.fit` (resumable; a NaN loss raises :class:`~latentlab.errors.TrainingError`).
     Returns the per-epoch history: loss, return, final_distance, steps, value_loss, disc_loss, realism,
     policy_std. An agent with ``discriminator_lr`` gets its discriminator updates from a
-    :class:`DiscriminatorUpdates` callback on these pairs."""
+    :class:`DiscriminatorUpdates` callback on these pairs. Training runs with deterministic kernels, so the same
+    seed gives the same agent."""
     if len(start) != len(goal):
         raise ParameterError(f"{len(start)} starts and {len(goal)} goals: give one goal per start.")
     if not model.compiled:  # no XLA: on a 2-core CPU it compiled the 15-step episode 2x slower and ran no faster
@@ -82,13 +84,14 @@ def train_agent(
         if model.config.discriminator_lr is None
         else [DiscriminatorUpdates(start, goal, batch_size, model.config.seed)]
     )
-    return fit(
-        model,
-        [start, goal],
-        epochs=epochs,
-        batch_size=batch_size,
-        checkpoint_dir=checkpoint_dir,
-        verbose=verbose,
-        n_samples=len(start),
-        callbacks=[*own, *callbacks],
-    )
+    with deterministic_ops():  # same seed, same agent: see latentlab.config.deterministic_ops
+        return fit(
+            model,
+            [start, goal],
+            epochs=epochs,
+            batch_size=batch_size,
+            checkpoint_dir=checkpoint_dir,
+            verbose=verbose,
+            n_samples=len(start),
+            callbacks=[*own, *callbacks],
+        )

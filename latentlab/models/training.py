@@ -1,29 +1,46 @@
-"""Resumable training: ``fit`` is ``model.fit`` plus an atomic checkpoint after every epoch.
+"""Resumable training: ``fit`` is ``model.fit`` plus an atomic checkpoint after every epoch and a progress bar.
 
-A run interrupted at epoch 37 of 1000 resumes at epoch 37 (weights, optimizer state and loss
-history); a finished run returns its stored history at once, so re-running a notebook does not
-retrain. A NaN loss stops training with a :class:`~latentlab.errors.TrainingError`.
+A run interrupted at epoch 37 of 1000 resumes at epoch 37 (weights, optimizer state and loss history); a finished
+run returns its stored history at once, so re-running a notebook does not retrain. A checkpoint is resumed only
+by the same model, loss, optimizer, batch size and training data (a fingerprint of them is stored with it); a
+checkpoint made for anything else, or one that cannot be read, is moved aside to a sibling folder (nothing is
+deleted) and training starts afresh, with a warning that says where it went. A checkpoint's ``state.json`` may
+only name weights files that ``fit`` writes itself, in its own folder. A NaN or infinite loss (training or
+validation) stops training with a :class:`~latentlab.errors.TrainingError`.
+
+``LATENTLAB_MAX_STEPS=N`` (never set by default) cuts every ``fit`` to N optimizer steps, without checkpoints:
+for measuring the cost of everything around training at full data size (``benchmarks/bench_scale.py``).
 """
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import json
 import math
+import os
+import re
+import shutil
 import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import keras
+import numpy as np
 
-from latentlab.errors import TrainingError
+from latentlab.errors import ParameterError, TrainingError
 from latentlab.io import atomic_path, write_json
 
 STATE = "state.json"
+WEIGHTS = re.compile(r"epoch\d{5}\.weights\.h5")
+MAX_STEPS = "LATENTLAB_MAX_STEPS"
 
 
 def compile_options(steps_per_execution: int = 16) -> dict:
-    """Keyword arguments for ``model.compile`` that make small models train fast: XLA on the
-    TensorFlow and JAX backends (~1.9x for the dense AE on a 2-core CPU, see benchmarks/) and several
-    steps per call (less Python overhead per batch; callbacks see every ``steps_per_execution``-th batch)."""
+    """Keyword arguments for ``model.compile`` that make small models train fast: XLA on the TensorFlow and JAX
+    backends and several steps per call (less Python overhead per batch; callbacks see every
+    ``steps_per_execution``-th batch)."""
     backend = keras.backend.backend()
     return {
         "jit_compile": True if backend in ("tensorflow", "jax") else "auto",
@@ -31,28 +48,50 @@ def compile_options(steps_per_execution: int = 16) -> dict:
     }
 
 
-def signature(model: keras.Model, batch_size: int, n_samples: int) -> str:
-    """What a checkpoint must match to be resumed: weight shapes, loss, batch size, data size."""
-    shapes = [tuple(w.shape) for w in model.weights]
-    loss = getattr(model.loss, "__name__", str(model.loss))
-    return json.dumps([model.name, shapes, loss, int(batch_size), int(n_samples)])
-
-
-def load_state(model: keras.Model, folder: Path) -> dict | None:
-    """Load the checkpoint in ``folder`` into ``model`` (weights and optimizer state) and return its
-    state dict (``epoch``, ``history``, ``signature``), or None if there is none."""
-    state_path = Path(folder) / STATE
-    if not state_path.is_file():
+def max_steps() -> int | None:
+    """The step cap from ``LATENTLAB_MAX_STEPS`` (None when unset)."""
+    text = (os.environ.get(MAX_STEPS) or "").strip()
+    if not text:
         return None
-    state = json.loads(state_path.read_text())
-    for sub in _compiled_models(model):  # Keras restores an optimizer's variables only into a built one
-        if not sub.optimizer.built:
-            sub.optimizer.build(sub.trainable_variables)
-    model.load_weights(Path(folder) / state["weights"])
-    return state
+    if not text.isdigit() or int(text) < 1:
+        raise ParameterError(f"{MAX_STEPS}={text!r}: give a whole number >= 1 (steps per fit), or unset it.")
+    return int(text)
 
 
-def _compiled_models(model: keras.Model):
+def data_fingerprint(*arrays: Any) -> str:
+    """A short fingerprint of training arrays: their shapes, dtypes and a hash of up to 257 evenly spaced items
+    each (cheap for 10^6 items, and it tells two datasets of the same shape apart)."""
+    digest = hashlib.sha1()
+    for a in arrays:
+        if isinstance(a, (list, tuple)):
+            digest.update(data_fingerprint(*a).encode())
+            continue
+        a = np.asarray(a)
+        digest.update(f"{a.shape}{a.dtype}".encode())
+        if len(a):
+            picks = np.unique(np.linspace(0, len(a) - 1, min(len(a), 257)).astype(int))
+            digest.update(np.ascontiguousarray(a[picks]).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _optimizer_config(model: keras.Model) -> dict:
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return {}
+    config = {k: v for k, v in optimizer.get_config().items() if k != "name"}
+    return {"class": type(optimizer).__name__, **config}
+
+
+def signature(model: keras.Model, batch_size: int, n_samples: int, data: str | None = None) -> str:
+    """What a checkpoint must match to be resumed: the model's name and weight shapes, its loss, its optimizer and
+    their settings, the batch size, the number of samples and the data's fingerprint."""
+    shapes = [tuple(w.shape) for w in model.weights]
+    loss = getattr(model.loss, "__name__", type(model.loss).__name__ if model.loss is not None else None)
+    optimizer = json.dumps(_optimizer_config(model), sort_keys=True, default=str)
+    return json.dumps([model.name, shapes, loss, optimizer, int(batch_size), int(n_samples), data])
+
+
+def _compiled_models(model: keras.Model) -> Iterator[keras.Model]:
     """``model`` and the compiled models nested in it (e.g. a GAN's discriminator with its own optimizer)."""
     if getattr(model, "optimizer", None) is not None:
         yield model
@@ -61,16 +100,71 @@ def _compiled_models(model: keras.Model):
             yield from _compiled_models(layer)
 
 
+def read_state(folder: str | Path) -> dict | None:
+    """The ``state.json`` of a checkpoint folder (None if there is none). Raises :class:`TrainingError` when it
+    cannot be read or names a weights file ``fit`` would not write (``epochNNNNN.weights.h5`` in that folder)."""
+    path = Path(folder) / STATE
+    if not path.is_file():
+        return None
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise TrainingError(f"{path} cannot be read ({type(exc).__name__}: {exc}).") from None
+    if not isinstance(state, dict) or not {"epoch", "weights", "history", "signature"} <= set(state):
+        raise TrainingError(f"{path} is not a latentlab checkpoint (it needs epoch, weights, history, signature).")
+    if not isinstance(state["weights"], str) or not WEIGHTS.fullmatch(state["weights"]):
+        raise TrainingError(
+            f"{path} names the weights file {state['weights']!r}; a checkpoint may only name "
+            "epochNNNNN.weights.h5 in its own folder."
+        )
+    if not isinstance(state["epoch"], int) or state["epoch"] < 0 or not isinstance(state["history"], dict):
+        raise TrainingError(f"{path}: epoch must be a whole number >= 0 and history a mapping.")
+    return state
+
+
+def load_state(model: keras.Model, folder: str | Path) -> dict | None:
+    """Load the checkpoint in ``folder`` into ``model`` (weights and optimizer state) and return its state dict
+    (``epoch``, ``history``, ``signature``), or None if there is none. Raises :class:`TrainingError` for a
+    checkpoint that cannot be read or loaded."""
+    state = read_state(folder)
+    if state is None:
+        return None
+    for sub in _compiled_models(model):  # Keras restores an optimizer's variables only into a built one
+        if not sub.optimizer.built:
+            sub.optimizer.build(sub.trainable_variables)
+    weights = Path(folder) / state["weights"]
+    try:
+        model.load_weights(weights)
+    except Exception as exc:  # h5py, OSError, ValueError on a missing, truncated or foreign file
+        raise TrainingError(
+            f"{weights} cannot be loaded into {model.name} ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})."
+        ) from None
+    return state
+
+
+def move_aside(folder: str | Path, reason: str) -> Path:
+    """Rename a checkpoint folder to ``<folder>.<reason>-<time>`` beside it (nothing is deleted) and return the
+    new path."""
+    folder = Path(folder)
+    stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S%f")
+    target = folder.with_name(f"{folder.name}.{reason}-{stamp}")
+    try:
+        shutil.move(str(folder), str(target))
+    except OSError as exc:
+        raise TrainingError(f"Cannot move the checkpoint {folder} aside ({exc}): move or rename it yourself.") from None
+    return target
+
+
 class Checkpoint(keras.callbacks.Callback):
-    """Writes weights with the optimizer state (Keras ``.weights.h5``) and the history after each
-    epoch. The weights file carries the epoch in its name and ``state.json`` is replaced last, so a
-    crash at any moment leaves a consistent checkpoint."""
+    """Writes weights with the optimizer state (Keras ``.weights.h5``) and the history after each epoch. The
+    weights file carries the epoch in its name and ``state.json`` is replaced last, so a crash at any moment
+    leaves a consistent checkpoint; the previous weights file is removed only after that."""
 
     def __init__(self, folder: Path, sig: str, history: dict[str, list[float]], every: int = 1):
         super().__init__()
         self.folder, self.sig, self.history, self.every = Path(folder), sig, history, every
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
         last = epoch + 1 == self.params.get("epochs")
@@ -79,20 +173,35 @@ class Checkpoint(keras.callbacks.Callback):
         self.save(epoch + 1)
 
     def save(self, epoch: int) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        old = json.loads((self.folder / STATE).read_text()) if (self.folder / STATE).is_file() else None
+        """Write the checkpoint of ``epoch``."""
         weights = f"epoch{epoch:05d}.weights.h5"
-        with atomic_path(self.folder / weights, suffix=".weights.h5") as tmp:
-            self.model.save_weights(tmp)
-        write_json(self.folder / STATE, dict(epoch=epoch, weights=weights, history=self.history, signature=self.sig))
-        if old and old["weights"] != weights:
+        try:
+            old = read_state(self.folder)
+        except TrainingError:
+            old = None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with atomic_path(self.folder / weights, suffix=".weights.h5") as tmp:
+                self.model.save_weights(tmp)
+            write_json(
+                self.folder / STATE,
+                dict(epoch=epoch, weights=weights, history=self.history, signature=self.sig),
+                allow_nan=False,
+            )
+        except OSError as exc:
+            raise TrainingError(
+                f"Cannot write the checkpoint in {self.folder} ({exc}): make the folder writable, "
+                "or set LATENTLAB_BUILD to a writable folder."
+            ) from None
+        if old and old["weights"] != weights:  # read_state allowed only epochNNNNN.weights.h5 in this folder
             (self.folder / old["weights"]).unlink(missing_ok=True)
 
 
 class StopOnNaN(keras.callbacks.Callback):
-    """Raise a clear :class:`TrainingError` as soon as a batch loss is NaN or infinite."""
+    """Raise a clear :class:`TrainingError` as soon as a batch loss, or any loss of an epoch (validation
+    included), is NaN or infinite."""
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             raise TrainingError(
@@ -100,70 +209,159 @@ class StopOnNaN(keras.callbacks.Callback):
                 "that inputs are scaled to [0, 1] and contain no NaN, or use a smaller batch."
             )
 
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        bad = {k: float(v) for k, v in (logs or {}).items() if not math.isfinite(float(v))}
+        if bad:
+            raise TrainingError(
+                f"Epoch {epoch + 1} ended with non-finite {bad}: check the validation data for NaN "
+                "or values outside [0, 1], or lower the learning rate."
+            )
+
+
+class Progress(keras.callbacks.Callback):
+    """One progress bar (``tqdm.auto``: a widget in a notebook, a single line in a terminal) over every batch of
+    a fit, with its ETA and, after each epoch, the epoch and its losses."""
+
+    def __init__(self, description: str, epochs: int, initial_epoch: int = 0, steps: int | None = None):
+        super().__init__()
+        self.description, self.epochs, self.initial_epoch, self.steps = description, epochs, initial_epoch, steps
+        self.bar, self.done, self.per_epoch = None, 0, 0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        from tqdm.auto import tqdm
+
+        self.per_epoch = steps = self.params.get("steps") or self.steps or 0
+        self.bar = tqdm(
+            total=steps * (self.epochs - self.initial_epoch) or None,
+            desc=self.description,
+            unit="batch",
+            leave=True,
+            mininterval=1.0,
+            dynamic_ncols=True,
+        )
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.done = 0
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        reached = min(batch + 1, self.per_epoch) if self.per_epoch else batch + 1  # a block of steps may overrun
+        if self.bar is not None and reached > self.done:
+            self.bar.update(reached - self.done)
+            self.done = reached
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.bar is not None:
+            losses = {k: f"{float(v):.4g}" for k, v in (logs or {}).items() if "loss" in k}
+            self.bar.set_postfix(epoch=f"{epoch + 1}/{self.epochs}", **losses)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _is_arrays(x: Any) -> bool:
+    if isinstance(x, (list, tuple)):
+        return bool(x) and all(isinstance(a, np.ndarray) for a in x)
+    return isinstance(x, np.ndarray)
+
+
+def _whole(name: str, value: Any, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ParameterError(f"{name}={value!r}: give a whole number >= {least}.")
+    return int(value)
+
+
+def _resume(model: keras.Model, sig: str, checkpoint_dir: Path, init_from: Path | None) -> tuple[int, dict]:
+    """The epoch and history to continue from; a foreign or damaged ``checkpoint_dir`` is moved aside."""
+    for folder in (checkpoint_dir, init_from):
+        if folder is None:
+            continue
+        try:
+            state = read_state(folder)
+            if state is None:
+                continue
+            if state["signature"] != sig:
+                raise TrainingError(
+                    f"the checkpoint in {folder} was made for another model, optimizer, batch size or training data"
+                )
+            state = load_state(model, folder)
+            return state["epoch"], state["history"]
+        except TrainingError as why:
+            if folder == checkpoint_dir:
+                moved = move_aside(folder, "replaced")
+                warnings.warn(f"{why}; moved it to {moved} and training from scratch.", stacklevel=3)
+            else:
+                warnings.warn(f"{why}; not starting from it.", stacklevel=3)
+    return 0, {}
+
 
 def fit(
     model: keras.Model,
-    x,
-    y=None,
+    x: Any,
+    y: Any = None,
     *,
     epochs: int,
     batch_size: int = 256,
-    validation_data=None,
+    validation_data: Any = None,
     checkpoint_dir: str | Path | None = None,
     init_from: str | Path | None = None,
     checkpoint_every: int = 1,
-    verbose="auto",
-    callbacks=(),
+    verbose: int | str = "auto",
+    callbacks: Sequence[keras.callbacks.Callback] = (),
     n_samples: int | None = None,
+    fingerprint: str | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` to ``epochs`` epochs in total and return the loss history of all of them.
 
-    With ``checkpoint_dir`` the run is resumable: an earlier run's state there (same architecture,
-    loss, batch size and data size) is loaded and training continues from its epoch. With
-    ``init_from`` (another checkpoint folder), an empty ``checkpoint_dir`` starts from that run's
-    state instead of from scratch, e.g. to train a model further than a comparison run did.
-    A streamed ``x`` (a ``tf.data.Dataset`` or ``PyDataset`` of ``(inputs, targets)`` batches) is
-    given with ``n_samples``, its number of samples, which the checkpoint signature records.
+    With ``checkpoint_dir`` the run is resumable: an earlier run's state there (same architecture, loss,
+    optimizer, batch size and data) is loaded and training continues from its epoch. With ``init_from`` (another
+    checkpoint folder), an empty ``checkpoint_dir`` starts from that run's state instead of from scratch, e.g. to
+    train a model further than a comparison run did. A streamed ``x`` (a ``tf.data.Dataset`` or ``PyDataset`` of
+    ``(inputs, targets)`` batches) is given with ``n_samples``, its number of samples, and ideally a
+    ``fingerprint`` of what it streams; arrays are fingerprinted here. ``verbose=0`` hides the progress bar.
     """
-    y = x if y is None and n_samples is None else y
-    sig = signature(model, batch_size, len(x) if n_samples is None else n_samples)
-    history: dict[str, list[float]] = {}
-    start = 0
-    if checkpoint_dir is not None:
+    epochs, batch_size = _whole("epochs", epochs, 0), _whole("batch_size", batch_size, 1)
+    checkpoint_every = _whole("checkpoint_every", checkpoint_every, 1)
+    if y is None and n_samples is None:  # an autoencoder: the inputs are the targets
+        y = x
+    if _is_arrays(x):
+        fingerprint = data_fingerprint(*(a for a in (x, y) if a is not None))
+        n_samples = len(x[0]) if isinstance(x, (list, tuple)) else len(x)
+    elif n_samples is None:
+        raise ParameterError("A streamed x (a dataset of batches) needs n_samples=<its number of samples>.")
+    n_samples = _whole("n_samples", n_samples, 1)
+    sig = signature(model, batch_size, n_samples, fingerprint)
+    cap = max_steps()
+    start, history = 0, {}
+    if checkpoint_dir is not None and cap is None:
         checkpoint_dir = Path(checkpoint_dir)
-        for folder in (checkpoint_dir, init_from):
-            if folder is None or not (Path(folder) / STATE).is_file():
-                continue
-            saved = json.loads((Path(folder) / STATE).read_text())
-            if saved["signature"] != sig:
-                warnings.warn(
-                    f"Checkpoint in {folder} was made for another model or data size; training from scratch instead.",
-                    stacklevel=2,
-                )
-                continue
-            state = load_state(model, folder)
-            start, history = state["epoch"], state["history"]
-            break
+        start, history = _resume(model, sig, checkpoint_dir, None if init_from is None else Path(init_from))
         if start > epochs:
             raise TrainingError(
                 f"Checkpoint {checkpoint_dir} is at epoch {start}, past the {epochs} asked for: ask for "
                 f">= {start} epochs or use another checkpoint folder."
             )
-    cbs = [StopOnNaN(), *callbacks]
-    if checkpoint_dir is not None:
+    if start >= epochs:
+        return history
+    target, cbs = epochs, [StopOnNaN(), *callbacks]
+    if cap is not None:  # LATENTLAB_MAX_STEPS: one short epoch, no checkpoint
+        start, target = 0, 1
+    elif checkpoint_dir is not None:
         cbs.append(Checkpoint(checkpoint_dir, sig, history, every=checkpoint_every))
-    if start < epochs:
-        run = model.fit(
-            x,
-            y,
-            epochs=epochs,
-            initial_epoch=start,
-            batch_size=batch_size,
-            validation_data=validation_data,
-            callbacks=cbs,
-            verbose=verbose,
-        )
-        if checkpoint_dir is None:
-            for key, values in run.history.items():
-                history.setdefault(key, []).extend(float(v) for v in values)
+    if verbose != 0:
+        cbs.append(Progress(model.name, target, start, cap or math.ceil(n_samples / batch_size)))
+    run = model.fit(
+        x,
+        y,
+        epochs=target,
+        initial_epoch=start,
+        batch_size=batch_size,
+        steps_per_epoch=cap,
+        validation_data=validation_data,
+        callbacks=cbs,
+        verbose=0,
+    )
+    if checkpoint_dir is None or cap is not None:
+        for key, values in run.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
     return history
