@@ -2,66 +2,123 @@
 
 from __future__ import annotations
 
+import base64
+import io
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import plotly.graph_objects as go
+from numpy.typing import ArrayLike
+
+#: Pixels per inch of the figures drawn here. :func:`image_grid` sizes its cells in pixels from it, and sets it on
+#: its figure, so a front end's own default dpi cannot shrink the images.
+DPI = 100
+#: Font sizes (points) of image_grid's title, row labels and column labels.
+TITLE_PT, ROW_PT, COL_PT = 12, 9, 8
+_PAD = 6  # pixels between labels and images, and around the figure
+_GAP = 4  # pixels between neighbouring images
 
 
-def _as_images(batch, image_shape) -> np.ndarray:
+def _as_images(batch: ArrayLike, image_shape: tuple[int, ...] | None) -> np.ndarray:
     batch = np.asarray(batch)
     if batch.ndim == 2 or (image_shape and batch.shape[1:] != tuple(image_shape)):
         batch = batch.reshape(len(batch), *image_shape)
     return batch
 
 
+def _text_size(text: str, points: float) -> tuple[float, float]:
+    """Width and height in pixels (at :data:`DPI`) of ``text``, one line per ``\\n``."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
+
+    renderer, font = RendererAgg(1, 1, DPI), FontProperties(size=points)
+    lines = str(text).split("\n")
+    width = max(renderer.get_text_width_height_descent(line or " ", font, ismath=False)[0] for line in lines)
+    return width, len(lines) * points * DPI / 72 * 1.3
+
+
+def image_zoom(image_size: tuple[int, int], cell: float) -> float:
+    """How much image_grid enlarges an image of ``image_size`` (h, w) pixels: to ``cell`` inches (at :data:`DPI`)
+    along its longer side, but never below 1, so an image is never drawn smaller than its native size."""
+    return max(1.0, cell * DPI / max(image_size))
+
+
 def image_grid(
     rows: Sequence,
-    row_labels: Sequence[str] | None = None,
+    row_labels: Sequence | None = None,
     col_labels: Sequence | None = None,
     title: str | None = None,
-    image_shape=(28, 28),
+    image_shape: tuple[int, ...] | None = (28, 28),
     cell: float = 0.9,
     cmap: str = "gray",
-):
-    """A grid of images: ``rows`` is a list of batches (each (n, h, w[, c]) or flat (n, h*w)),
-    drawn one batch a row. Returns the figure."""
+) -> plt.Figure:
+    """A grid of images: ``rows`` is a list of batches (each (n, h, w[, c]) or flat (n, h*w)), drawn one batch a
+    row. Returns the figure.
+
+    The figure is sized in pixels: every image is drawn ``cell`` inches wide (90 px at the default) or at its
+    native size if that is larger (a 256 px frame), never smaller, and the title and labels get room of their
+    own instead of squeezing the images. A column is widened to fit its label; a long title wraps."""
+    import textwrap
+
     rows = [_as_images(r, image_shape) for r in rows]
+    if not rows or not any(len(r) for r in rows):
+        from latentlab.errors import ParameterError
+
+        raise ParameterError("image_grid needs at least one row with at least one image.")
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
-    fig, axes = plt.subplots(
-        n_rows, n_cols, figsize=(cell * n_cols + (1.2 if row_labels else 0), cell * n_rows), squeeze=False
-    )
-    for i, batch in enumerate(rows):
-        for j in range(n_cols):
-            ax = axes[i, j]
-            ax.set_xticks([]), ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-            if j < len(batch):
-                ax.imshow(
-                    np.clip(batch[j], 0, 1) if batch.dtype.kind == "f" else batch[j],
-                    cmap=cmap,
-                    vmin=0,
-                    vmax=1 if batch.dtype.kind == "f" else 255,
-                )
-            if row_labels is not None and j == 0:
-                ax.set_ylabel(str(row_labels[i]), rotation=0, ha="right", va="center", fontsize=9)
-            if col_labels is not None and i == 0 and j < len(col_labels):
-                ax.set_title(str(col_labels[j]), fontsize=8)
-    top = 1.0
+    h, w = max(r.shape[1] for r in rows), max(r.shape[2] for r in rows)
+    zoom = image_zoom((h, w), cell)
+    img_w, img_h = round(w * zoom), round(h * zoom)
+    col_text = [str(c) for c in col_labels][:n_cols] if col_labels is not None else []
+    col_w = max([img_w] + [_text_size(c, COL_PT)[0] for c in col_text]) + _GAP
+    col_h = max([_text_size(c, COL_PT)[1] for c in col_text], default=0)
+    row_text = [str(r) for r in row_labels] if row_labels is not None else []
+    row_w = max([_text_size(r, ROW_PT)[0] for r in row_text], default=0)
+    left = _PAD + (row_w + _PAD if row_text else 0)
+    width = left + n_cols * col_w + _PAD
+    title_text, title_h = "", 0.0
     if title:
-        fig.suptitle(title)
-        top = 1.0 - 0.45 / fig.get_size_inches()[1]
-    fig.tight_layout(pad=0.2, rect=(0, 0, 1, top))
+        chars = max(20, int(len(title) * (width - 2 * _PAD) / max(_text_size(title, TITLE_PT)[0], 1)))
+        title_text = "\n".join(textwrap.wrap(str(title), chars)) or str(title)
+        title_h = _text_size(title_text, TITLE_PT)[1] + _PAD
+    left, col_w = round(left), round(col_w)
+    top = round(_PAD + title_h + (col_h + 2 if col_text else 0))
+    height = top + n_rows * (img_h + _GAP) + _PAD
+    fig = plt.figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    if title_text:
+        fig.text(0.5, 1 - _PAD / height, title_text, ha="center", va="top", fontsize=TITLE_PT)
+    for i, batch in enumerate(rows):
+        y = top + i * (img_h + _GAP)
+        if row_text and i < len(row_text):
+            x_label, y_label = (left - _PAD) / width, 1 - (y + img_h / 2) / height
+            fig.text(x_label, y_label, row_text[i], ha="right", va="center", fontsize=ROW_PT)
+        for j, image in enumerate(batch):
+            x = round(left + j * col_w + (col_w - img_w) / 2)
+            ax = fig.add_axes((x / width, 1 - (y + img_h) / height, img_w / width, img_h / height))
+            ax.set_axis_off()
+            floats = batch.dtype.kind == "f"
+            ax.imshow(
+                np.clip(image, 0, 1) if floats else image,
+                cmap=cmap,
+                vmin=0,
+                vmax=1 if floats else 255,
+            )
+    for j, label in enumerate(col_text):
+        x, y = (left + (j + 0.5) * col_w) / width, 1 - (top - 2) / height
+        fig.text(x, y, label, ha="center", va="bottom", fontsize=COL_PT)
     return fig
 
 
 def training_curves(
     histories: Mapping[str, Mapping[str, Sequence[float]]],
-    keys=("loss", "val_loss"),
+    keys: Sequence[str] = ("loss", "val_loss"),
     title: str | None = None,
     log: bool = True,
-):
+) -> plt.Figure:
     """Loss per epoch of several runs (``{name: keras history dict}``), one panel per key."""
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.4), squeeze=False)
     for ax, key in zip(axes[0], keys):
@@ -80,7 +137,7 @@ def training_curves(
     return fig
 
 
-def pca_figure(eigenvalues: np.ndarray, projections: Mapping[str, tuple[np.ndarray, np.ndarray]]):
+def pca_figure(eigenvalues: np.ndarray, projections: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> plt.Figure:
     """Paper Fig. 7: the eigenvalue spectrum, then one 2-d scatter per entry of ``projections``
     (``{"0 vs 1": (coords (n, 2), labels (n,))}``)."""
     fig, axes = plt.subplots(1, 1 + len(projections), figsize=(4.2 * (1 + len(projections)), 3.6))
@@ -96,7 +153,7 @@ def pca_figure(eigenvalues: np.ndarray, projections: Mapping[str, tuple[np.ndarr
     return fig
 
 
-def sweep_plot(x: Sequence, curves: Mapping[str, Sequence[float]], xlabel: str, log_x: bool = True):
+def sweep_plot(x: Sequence, curves: Mapping[str, Sequence[float]], xlabel: str, log_x: bool = True) -> plt.Figure:
     """One panel per curve against a swept parameter (e.g. BIC and held-out likelihood against K)."""
     fig, axes = plt.subplots(1, len(curves), figsize=(4.5 * len(curves), 3.2), squeeze=False)
     for ax, (name, ys) in zip(axes[0], curves.items()):
@@ -108,8 +165,131 @@ def sweep_plot(x: Sequence, curves: Mapping[str, Sequence[float]], xlabel: str, 
     return fig
 
 
-def latent_scatter(coords: np.ndarray, labels: np.ndarray, title: str = "latent codes", hover=None):
-    """Interactive plotly scatter (2-d or 3-d) of codes coloured by label."""
+def _in_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+class PointCloudFigure(go.Figure):
+    """A plotly figure that shows everywhere: interactive in JupyterLab, VS Code and Colab, and as a static PNG
+    (drawn with matplotlib from the same traces) wherever plotly's own output is not rendered, as in nbconvert's
+    HTML and GitHub's notebook preview. Use it like any ``plotly.graph_objects.Figure``.
+
+    Its display bundle holds plotly's figure JSON (which JupyterLab and VS Code render), ``image/png`` (the
+    static view), and in Colab, whose outputs run in frames of their own, an HTML page that loads plotly.js."""
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict[str, Any]:
+        import plotly.io as pio
+
+        bundle = pio.renderers["plotly_mimetype"].to_mimebundle(self.to_dict())
+        bundle["image/png"] = base64.b64encode(static_png(self)).decode("ascii")
+        bundle["text/plain"] = f"<{type(self).__name__}: {self.layout.title.text or 'plotly figure'}>"
+        if _in_colab():
+            bundle["text/html"] = self.to_html(include_plotlyjs="cdn", full_html=False)
+        return bundle
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)
+
+
+def _scalar(value: Any, default: float) -> float:
+    return float(value) if isinstance(value, int | float) else default
+
+
+def _marker_colours(trace: Any) -> Any:
+    """Matplotlib colours of a trace's markers: one colour, a list of colours, or numbers for a colour map."""
+    colour = trace.marker.color if trace.marker is not None else None
+    if colour is None:
+        return None
+    if isinstance(colour, str):
+        return colour
+    values = np.asarray(colour)
+    return values.astype(float) if values.dtype.kind in "iuf" else list(values.astype(str))
+
+
+def static_png(fig: go.Figure, width: int = 900) -> bytes:
+    """A PNG of a plotly figure's scatter traces (2-d, WebGL and 3-d, in its subplots), drawn with matplotlib: the
+    static view of :class:`PointCloudFigure`. Layout width and height are in pixels (``width`` when unset)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    layout = fig.layout
+    w, h = layout.width or width, layout.height or 520
+    out = Figure(figsize=(w / DPI, h / DPI), dpi=DPI)
+    FigureCanvasAgg(out)
+    box = (0.07, 0.08, 0.78, 0.88)  # left, bottom, right, top of the area plotly's domains divide
+
+    def rect(dx: Sequence[float], dy: Sequence[float]) -> tuple[float, float, float, float]:
+        x0, x1 = box[0] + dx[0] * (box[2] - box[0]), box[0] + dx[1] * (box[2] - box[0])
+        y0, y1 = box[1] + dy[0] * (box[3] - box[1]), box[1] + dy[1] * (box[3] - box[1])
+        return x0, y0, x1 - x0, y1 - y0
+
+    axes: dict[str, Any] = {}
+    handles, seen = [], set()
+    for trace in fig.data:
+        if trace.type not in ("scatter", "scattergl", "scatter3d"):
+            continue
+        if trace.type == "scatter3d":
+            key = trace.scene or "scene"
+            if key not in axes:
+                scene = layout[key]
+                axes[key] = out.add_axes(rect(scene.domain.x or (0, 1), scene.domain.y or (0, 1)), projection="3d")
+                axes[key].set_xlabel(scene.xaxis.title.text or "x", fontsize=8)
+                axes[key].set_ylabel(scene.yaxis.title.text or "y", fontsize=8)
+                axes[key].set_zlabel(scene.zaxis.title.text or "z", fontsize=8)
+        else:
+            xname, yname = "xaxis" + (trace.xaxis or "x")[1:], "yaxis" + (trace.yaxis or "y")[1:]
+            key = xname + yname
+            if key not in axes:
+                xa, ya = layout[xname], layout[yname]
+                axes[key] = out.add_axes(rect(xa.domain or (0, 1), ya.domain or (0, 1)))
+                axes[key].set_xlabel(xa.title.text or "", fontsize=8)
+                axes[key].set_ylabel(ya.title.text or "", fontsize=8)
+        ax = axes[key]
+        points = [
+            np.asarray(v, dtype=float) for v in (trace.x, trace.y, *([trace.z] if trace.type == "scatter3d" else []))
+        ]
+        size = max(3.0, _scalar(trace.marker.size if trace.marker is not None else None, 6.0))
+        alpha = _scalar(trace.opacity, 1.0) * _scalar(trace.marker.opacity if trace.marker is not None else None, 1.0)
+        colour = _marker_colours(trace)
+        style = {"cmap": "viridis"} if isinstance(colour, np.ndarray) else {}
+        if trace.type == "scatter3d":
+            style["depthshade"] = False
+        drawn = ax.scatter(*points, s=(0.72 * size) ** 2, c=colour, alpha=alpha, linewidths=0, **style)
+        if "lines" in (trace.mode or ""):
+            ax.plot(*points, color=colour if isinstance(colour, str) else None, alpha=alpha, lw=1)
+        ax.tick_params(labelsize=7)
+        if trace.name and trace.showlegend is not False and trace.name not in seen:
+            seen.add(trace.name)
+            face = colour if isinstance(colour, str) else drawn.get_facecolor()[0]
+            handles.append(plt.Line2D([], [], marker="o", ls="", color=face, markersize=6, label=trace.name))
+    if handles:
+        out.legend(
+            handles=handles,
+            loc="center left",
+            bbox_to_anchor=(box[2] + 0.02, 0.5),
+            fontsize=8,
+            title_fontsize=8,
+            frameon=False,
+            title=layout.legend.title.text or None,
+        )
+    for note in layout.annotations or ():
+        if note.xref == "paper" and note.yref == "paper" and note.text:
+            x, y = box[0] + note.x * (box[2] - box[0]), box[1] + note.y * (box[3] - box[1])
+            out.text(x, y, note.text, ha=note.xanchor or "center", va=note.yanchor or "bottom", fontsize=9)
+    if layout.title.text:
+        out.suptitle(layout.title.text, x=box[0], ha="left", fontsize=12)
+    buffer = io.BytesIO()
+    out.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def latent_scatter(
+    coords: np.ndarray, labels: ArrayLike, title: str = "latent codes", hover: ArrayLike | None = None
+) -> PointCloudFigure:
+    """Interactive plotly scatter (2-d or 3-d) of codes (n, 2 or more) coloured by label (n,), with a static view
+    for pages that cannot run plotly (:class:`PointCloudFigure`)."""
     import plotly.express as px
 
     coords = np.asarray(coords)
@@ -129,7 +309,7 @@ def latent_scatter(coords: np.ndarray, labels: np.ndarray, title: str = "latent 
         fig = px.scatter(x=coords[order, 0], y=coords[order, 1], **kwargs)
         fig.update_traces(marker_size=4)
     fig.update_layout(height=520, legend_itemsizing="constant")
-    return fig
+    return PointCloudFigure(fig)
 
 
 def component_histograms(
@@ -140,7 +320,7 @@ def component_histograms(
     bins: int = 40,
     cols: int = 4,
     title: str | None = None,
-):
+) -> plt.Figure:
     """Number distribution of each latent component in ``components`` (histogram of ``z`` (n, d)),
     with its Gaussian fit N(mean_j, width_j^2) (``mean``, ``width`` (d,)) drawn over it."""
     rows = -(-len(components) // cols)
@@ -160,7 +340,7 @@ def component_histograms(
     return fig
 
 
-def correlation_matrix(corr: np.ndarray, title: str = "correlation of latent components"):
+def correlation_matrix(corr: np.ndarray, title: str = "correlation of latent components") -> plt.Figure:
     """The (d, d) correlation matrix as a heat map (blue -1 ... red +1)."""
     fig, ax = plt.subplots(figsize=(5.6, 4.8))
     im = ax.imshow(corr, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
@@ -176,7 +356,7 @@ def radius_histograms(
     d: int,
     bins: int = 60,
     title: str = "radii of real and statistical latent vectors",
-):
+) -> plt.Figure:
     """Histograms of the radii of real latent vectors and of uniform statistical vectors
     (``{b: radii}``), each uniform one with its analytic density (dashed): the thin shell."""
     from latentlab.latent.statistics import uniform_radius_pdf
@@ -200,11 +380,10 @@ def plane_projections(
     marks: Mapping[str, tuple[np.ndarray, str]] | None = None,
     title: str = "z-points projected onto coordinate planes",
     cols: int = 3,
-):
+) -> PointCloudFigure:
     """Interactive orthogonal projections of z-points (n, d) (blue) onto coordinate planes (j1, j2),
     one panel per plane, with extra point sets on top: ``marks`` = {name: (points (m, d) or (d,), colour)},
     e.g. the origin (yellow), the bulk centre (orange) and a path (red) as in the blog's part VI."""
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     rows = -(-len(planes) // cols)
@@ -234,10 +413,16 @@ def plane_projections(
         fig.update_xaxes(title_text=f"z{a}", row=i // ncols + 1, col=i % ncols + 1)
         fig.update_yaxes(title_text=f"z{b}", row=i // ncols + 1, col=i % ncols + 1)
     fig.update_layout(title=title, height=360 * rows, legend_itemsizing="constant")
-    return fig
+    return PointCloudFigure(fig)
 
 
-def interpolation_sequences(states, alive=None, goals=None, title: str | None = None, cell: float = 0.8):
+def interpolation_sequences(
+    states: ArrayLike,
+    alive: ArrayLike | None = None,
+    goals: ArrayLike | None = None,
+    title: str | None = None,
+    cell: float = 0.8,
+) -> plt.Figure:
     """Episodes start -> goal, one a row (paper Fig. 4, 5, 7): ``states`` (n, T + 1, h, w, c) with the
     start first, ``alive`` (n, T + 1) 0 where the episode had already stopped (drawn as solid black
     cells), ``goals`` (n, h, w, c) appended as the last column "GT". Grey images are drawn as dark ink
@@ -270,7 +455,7 @@ def latent_trajectories(
     labels: Sequence | None = None,
     title: str = "triplet trajectories",
     axis_labels: Sequence[str] = ("PC 1", "PC 2"),
-):
+) -> plt.Figure:
     """Each triplet's path frame1 -> frame2 -> frame3 through a 2-d projection: ``coords`` (n, 3, 2),
     one line per triplet coloured by ``labels`` (n,); circle, square, triangle mark frames 1, 2, 3."""
     coords = np.asarray(coords)
@@ -289,7 +474,7 @@ def latent_trajectories(
     return fig
 
 
-def grouped_bars(values: Mapping[str, Mapping[str, float]], ylabel: str, title: str | None = None):
+def grouped_bars(values: Mapping[str, Mapping[str, float]], ylabel: str, title: str | None = None) -> plt.Figure:
     """Bars of ``values[group][series]``: one group of bars per outer key, one colour per inner key."""
     groups = list(values)
     series = list(dict.fromkeys(k for g in groups for k in values[g]))
@@ -318,8 +503,8 @@ def latent_graph(
     color: np.ndarray | None = None,
     color_label: str = "",
     title: str = "latent codes",
-    ax=None,
-):
+    ax: plt.Axes | None = None,
+) -> plt.Figure:
     """Codes (n, 2) or (n, 3) as points (coloured by ``color``), graph ``edges`` ((m, 2) node pairs) as
     thin lines, and ``paths`` (``{name: (k, d) codes}``) drawn over them from start (o) to goal (*).
     Three-d codes get a 3-d axis. Returns the figure."""
@@ -360,11 +545,25 @@ def latent_graph(
     return fig
 
 
-def save_gif(frames, path, fps: int = 8, scale: int = 3):
+class Animation:
+    """An animated GIF that a notebook shows inline everywhere: its display is an HTML ``<img>`` holding the GIF
+    (JupyterLab, Colab, nbconvert's HTML and GitHub render it), written to ``path`` as well."""
+
+    def __init__(self, data: bytes, path: Path) -> None:
+        self.data, self.path = data, Path(path)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        encoded = base64.b64encode(self.data).decode("ascii")
+        return {
+            "text/html": f'<img src="data:image/gif;base64,{encoded}" alt="animation {self.path.name}">',
+            "text/plain": f"<animated GIF {self.path}>",
+        }
+
+
+def save_gif(frames: ArrayLike | Mapping[str, ArrayLike], path: str | Path, fps: int = 8, scale: int = 3) -> Animation:
     """Write an animated GIF of ``frames`` ((n, h, w, 3) uint8 or floats in [0, 1]), or of several
     equally long animations side by side (``{name: frames}``, each labelled), to ``path`` (atomically),
-    and return it as an IPython image that a notebook shows inline."""
-    from IPython.display import Image as IPImage
+    and return it as an :class:`Animation` that a notebook shows inline."""
     from PIL import Image, ImageDraw
 
     from latentlab.io import atomic_path
@@ -390,6 +589,8 @@ def save_gif(frames, path, fps: int = 8, scale: int = 3):
                 draw.text((k * width * scale + 2, 1), str(name), fill="black")
             pic = canvas
         pics.append(pic)
+    buffer = io.BytesIO()
+    pics[0].save(buffer, format="GIF", save_all=True, append_images=pics[1:], duration=int(1000 / fps), loop=0)
     with atomic_path(path, suffix=".gif") as tmp:
-        pics[0].save(tmp, format="GIF", save_all=True, append_images=pics[1:], duration=int(1000 / fps), loop=0)
-    return IPImage(data=open(path, "rb").read(), format="gif")
+        Path(tmp).write_bytes(buffer.getvalue())
+    return Animation(buffer.getvalue(), Path(path))

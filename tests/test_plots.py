@@ -1,0 +1,150 @@
+"""Figures that show everywhere and images drawn at least at their native size, measured in the PNG a notebook
+stores (the inline backend saves ``fig.dpi`` with ``bbox_inches="tight"``) and in nbconvert's HTML."""
+
+from __future__ import annotations
+
+import base64
+import gc
+import io
+import re
+import warnings
+
+import matplotlib
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from latentlab import plots  # noqa: E402
+
+MARK = (0.0, 1.0, 0.0)  # a colour no label or title is drawn in
+
+
+def _inline_png(fig) -> np.ndarray:
+    """The figure as the Jupyter inline backend stores it, as an (h, w, 3) uint8 array."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=fig.dpi, bbox_inches="tight")
+    plt.close(fig)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+def _drawn_images(png: np.ndarray, colour=MARK) -> list[tuple[int, int]]:
+    """(height, width) in pixels of every region of the figure painted exactly in ``colour``."""
+    target = np.round(np.array(colour) * 255).astype(np.uint8)
+    regions, n = ndimage.label(np.all(png == target, axis=-1))
+    return [(s[0].stop - s[0].start, s[1].stop - s[1].start) for s in ndimage.find_objects(regions)]
+
+
+@pytest.mark.parametrize(
+    "shape, n_rows, n_cols, kwargs",
+    [
+        ((28, 28), 1, 10, {"col_labels": [f"{t:.2f}" for t in np.linspace(0, 1, 10)]}),  # 01 Fig. 6
+        ((28, 28), 10, 10, {"row_labels": range(10), "col_labels": range(10)}),  # 01 midpoints of class means
+        ((64, 64, 3), 1, 8, {"image_shape": (64, 64, 3)}),  # 04 Fig. 1
+        ((64, 64, 3), 1, 6, {"image_shape": (64, 64, 3), "cell": 1.2, "col_labels": [f"t = {t}" for t in range(6)]}),
+        ((64, 64, 3), 3, 5, {"image_shape": (64, 64, 3), "row_labels": ["uniform b=1.5", "intervals", "GMM, K=10"]}),
+        ((256, 256, 3), 2, 3, {"image_shape": None, "cell": 1.9, "row_labels": ["train · Disney\noriginal", "x"]}),
+    ],
+)
+def test_every_image_is_drawn_at_least_at_its_native_size(shape, n_rows, n_cols, kwargs):
+    rows = [np.broadcast_to(np.array(MARK if len(shape) == 3 else 1.0), (n_cols, *shape)) for _ in range(n_rows)]
+    cmap = "gray" if len(shape) == 3 else matplotlib.colors.ListedColormap([MARK])
+    title = "Fig. 6: from the mean code of 1 to that of 7, with a title long enough to wrap on a narrow grid"
+    drawn = _drawn_images(_inline_png(plots.image_grid(rows, title=title, cmap=cmap, **kwargs)))
+    assert len(drawn) == n_rows * n_cols, f"expected {n_rows * n_cols} separate images, found {len(drawn)}"
+    smallest = min(min(h for h, _ in drawn), min(w for _, w in drawn))
+    assert smallest >= shape[0], f"an image {shape[:2]} was drawn at {smallest} px"
+
+
+def test_default_cell_enlarges_digits_and_faces_alike():
+    assert plots.image_zoom((28, 28), 0.9) * 28 == pytest.approx(0.9 * plots.DPI)
+    assert plots.image_zoom((64, 64), 0.9) * 64 == pytest.approx(0.9 * plots.DPI)
+    assert plots.image_zoom((256, 256), 1.9) == 1.0
+    strip = _inline_png(plots.image_grid([np.zeros((10, 784), np.float32)], title="ten digits"))
+    assert strip.shape[1] >= 10 * 90 and strip.shape[0] >= 90
+
+
+def test_labels_keep_their_size_and_columns_widen_to_fit_them():
+    labels = ["best-matching reconstruction", "original"]
+    fig = plots.image_grid([np.ones((2, 28, 28)), np.ones((2, 28, 28))], row_labels=labels, col_labels=["a", "b"])
+    texts = {t.get_text(): t for t in fig.texts}
+    assert texts["best-matching reconstruction"].get_fontsize() == plots.ROW_PT
+    renderer = fig.canvas.get_renderer()
+    label_box = texts["best-matching reconstruction"].get_window_extent(renderer)
+    assert label_box.x0 >= 0 and label_box.x1 <= min(ax.get_window_extent(renderer).x0 for ax in fig.axes) + 1
+    plt.close(fig)
+    wide = ["a column label much wider than a digit"] * 2
+    drawn = _drawn_images(_inline_png(plots.image_grid([np.ones((2, 784))], col_labels=wide, cmap=_mark_cmap())))
+    assert len(drawn) == 2 and min(w for _, w in drawn) >= 28
+
+
+def _mark_cmap():
+    return matplotlib.colors.ListedColormap([MARK])
+
+
+def _scatter_figure():
+    rng = np.random.default_rng(0)
+    return plots.latent_scatter(rng.normal(size=(300, 3)), rng.integers(0, 10, 300), title="codes on 3 PCs")
+
+
+def test_point_clouds_carry_a_static_png_beside_the_interactive_figure():
+    fig = _scatter_figure()
+    bundle = fig._repr_mimebundle_()
+    assert {"application/vnd.plotly.v1+json", "image/png", "text/plain"} <= set(bundle)
+    assert "text/html" not in bundle  # outside Colab: nbconvert and GitHub then show the PNG
+    png = np.asarray(Image.open(io.BytesIO(base64.b64decode(bundle["image/png"]))).convert("RGB"))
+    assert png.shape[:2] == (fig.layout.height, 900)
+    colours = {tuple(int(v) for v in c) for c in png.reshape(-1, 3)[::7]}
+    palette = {tuple(int(fig.data[i].marker.color[k : k + 2], 16) for k in (1, 3, 5)) for i in range(3)}
+    assert any(min(sum(abs(a - b) for a, b in zip(c, p)) for c in colours) < 40 for p in palette), (
+        "the static view shows none of the classes' colours"
+    )
+    planes = plots.plane_projections(
+        np.random.default_rng(1).normal(size=(200, 6)), [(0, 1), (2, 3), (4, 5)], {"origin": (np.zeros(6), "gold")}
+    )
+    assert "image/png" in planes._repr_mimebundle_() and len(planes.data) == 6
+
+
+def test_point_clouds_load_plotly_in_colab(monkeypatch):
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    bundle = _scatter_figure()._repr_mimebundle_()
+    assert "cdn.plot.ly" in bundle["text/html"] and "image/png" in bundle
+
+
+def _html_of(outputs) -> str:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("figure", outputs=outputs)]
+    return HTMLExporter().from_notebook_node(nb)[0]
+
+
+def test_nbconvert_html_shows_the_figure_and_the_animation(tmp_path):
+    import nbformat
+
+    figure = nbformat.v4.new_output("display_data", data=_scatter_figure()._repr_mimebundle_())
+    frames = np.linspace(0, 1, 4)[:, None, None, None] * np.ones((4, 8, 8, 3))
+    animation = plots.save_gif({"linear": frames, "surfing": frames[::-1]}, tmp_path / "a.gif")
+    gif = nbformat.v4.new_output("display_data", data=animation._repr_mimebundle_())
+    html = _html_of([figure, gif])
+    assert re.search(r'<img [^>]*src="data:image/png;base64,', html), "the point cloud's PNG is not in the HTML"
+    assert re.search(r'<img [^>]*src="data:image/gif;base64,', html), "the animation is not in the HTML"
+
+
+def test_save_gif_writes_every_frame_and_closes_its_file(tmp_path):
+    frames = (np.arange(5)[:, None, None, None] * 50 * np.ones((5, 6, 6, 3))).astype(np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        animation = plots.save_gif(frames, tmp_path / "clip.gif", scale=2)
+        gc.collect()
+    with Image.open(tmp_path / "clip.gif") as gif:
+        assert gif.n_frames == 5 and gif.size == (16, 12)
+    assert animation.data == (tmp_path / "clip.gif").read_bytes()
+    assert "<IPython" not in animation._repr_mimebundle_()["text/plain"]
