@@ -2,21 +2,27 @@
 
 :class:`LatentExplorer` puts sliders on directions of a latent space (the code's own coordinates,
 principal components, or any other basis) around a starting point, and shows the decoded image
-live. Notebook 01 starts it at class means; notebook 02 at the bulk centre of faces.
+live. Notebook 01 starts it at class means; notebook 02 at the bulk centre of faces. Below the live
+explorer a notebook also keeps a still image of its starting view, which pages without a kernel
+(the executed HTML, GitHub) show.
 """
 
 from __future__ import annotations
 
+import base64
+import html
 import io
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from latentlab.errors import ParameterError
 
 
-def to_png(image: np.ndarray, scale: int = 6) -> bytes:
+def to_png(image: ArrayLike, scale: int = 6) -> bytes:
     """PNG bytes of an image in [0, 1] ((h, w) or (h, w, 3)), enlarged ``scale`` times."""
     from PIL import Image
 
@@ -29,7 +35,7 @@ def to_png(image: np.ndarray, scale: int = 6) -> bytes:
     return buf.getvalue()
 
 
-def keras_decoder(decoder, image_shape) -> Callable[[np.ndarray], np.ndarray]:
+def keras_decoder(decoder: Any, image_shape: Sequence[int]) -> Callable[[np.ndarray], np.ndarray]:
     """Wrap a Keras decoder as ``z (d,) -> image`` with a direct call (no ``predict`` overhead)."""
     import keras
 
@@ -47,7 +53,9 @@ class LatentExplorer:
     starts:     named starting points {name: z (d,)}, e.g. class means; the first is the default
     directions: (k, d) unit directions (default: the first k coordinate axes)
     scales:     (k,) slider half-ranges are 3 x scale (default 1)
+    n_sliders:  without ``directions``, how many code axes get a slider (at least 1)
     sampler:    optional ``rng -> z`` for the "random point" button
+    labels:     (k,) slider names (default "dir 0", "dir 1", ...)
     """
 
     def __init__(
@@ -58,28 +66,19 @@ class LatentExplorer:
         scales: np.ndarray | None = None,
         n_sliders: int = 8,
         sampler: Callable[[np.random.Generator], np.ndarray] | None = None,
-        labels: list[str] | None = None,
+        labels: Sequence[str] | None = None,
         seed: int = 0,
         image_scale: int = 6,
-    ):
+    ) -> None:
         import ipywidgets as w
 
-        if not starts:
-            raise ParameterError("LatentExplorer needs at least one starting point.")
-        self.starts = {str(k): np.asarray(v, np.float32) for k, v in starts.items()}
-        d = len(next(iter(self.starts.values())))
-        if directions is None:
-            directions = np.eye(d, dtype=np.float32)[: min(n_sliders, d)]
-        self.directions = np.asarray(directions, np.float32)
-        if self.directions.ndim != 2 or self.directions.shape[1] != d:
-            raise ParameterError(f"directions must be (k, {d}), got {self.directions.shape}.")
-        k = len(self.directions)
-        self.scales = np.ones(k, np.float32) if scales is None else np.asarray(scales, np.float32)
+        self.starts, self.directions, self.scales, labels = _checked(starts, directions, scales, n_sliders, labels)
+        if isinstance(image_scale, bool) or not isinstance(image_scale, int | np.integer) or image_scale < 1:
+            raise ParameterError(f"image_scale={image_scale!r}: give a whole number >= 1 (pixels per image pixel).")
         self.decode, self.sampler = decode, sampler
         self.rng = np.random.default_rng(seed)
         self.image_scale = image_scale
         self.last_update_s = 0.0
-        labels = labels or [f"dir {i}" for i in range(k)]
         self.start_menu = w.Dropdown(options=list(self.starts), description="start")
         self.sliders = [
             w.FloatSlider(
@@ -128,7 +127,7 @@ class LatentExplorer:
         self.status.value = f"<small>update {1000 * self.last_update_s:.0f} ms</small>"
         return self.current_image
 
-    def set_coefficients(self, values) -> None:
+    def set_coefficients(self, values: ArrayLike) -> None:
         """Move every slider at once (one redraw)."""
         self._hold = True
         try:
@@ -149,15 +148,68 @@ class LatentExplorer:
         coeffs = np.linalg.lstsq(self.directions.T, target - self.origin, rcond=None)[0]
         self.set_coefficients(coeffs)
 
-    def _on_change(self, _change) -> None:
+    def _on_change(self, _change: Any) -> None:
         if not self._hold:
             self.update()
 
-    def _on_start(self, change) -> None:
+    def _on_start(self, change: Mapping[str, Any]) -> None:
         self.origin = self.starts[change["new"]]
         self.update()
 
-    def _ipython_display_(self):
+    def still(self) -> dict[str, str]:
+        """A display bundle of the starting view (the first start, sliders at 0) as a still PNG with a caption:
+        what the executed HTML and GitHub show, since they cannot run the sliders."""
+        start = next(iter(self.starts))
+        image = self.decode(self.starts[start])
+        encoded = base64.b64encode(to_png(image, self.image_scale)).decode("ascii")
+        caption = f"Starting view of the explorer: {start}, every slider at 0 (run the notebook to move them)."
+        return {
+            "text/html": f'<figure><img src="data:image/png;base64,{encoded}" alt="{html.escape(caption)}">'
+            f"<figcaption><small>{html.escape(caption)}</small></figcaption></figure>",
+            "image/png": encoded,
+            "text/plain": caption,
+        }
+
+    def _ipython_display_(self) -> None:
         from IPython.display import display
 
         display(self.widget)
+        display(self.still(), raw=True)
+
+
+def _checked(
+    starts: Mapping[str, np.ndarray],
+    directions: np.ndarray | None,
+    scales: np.ndarray | None,
+    n_sliders: int,
+    labels: Sequence[str] | None,
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, list[str]]:
+    """LatentExplorer's inputs as arrays, or a ParameterError that says what to pass instead."""
+    if not starts:
+        raise ParameterError("LatentExplorer needs at least one starting point: starts={'name': z (d,)}.")
+    points = {str(k): np.asarray(v, np.float32) for k, v in starts.items()}
+    d = len(next(iter(points.values())))
+    odd = {k: v.shape for k, v in points.items() if v.shape != (d,)}
+    if odd:
+        raise ParameterError(f"every starting point must be a code of shape ({d},); got {odd}.")
+    if directions is None:
+        if isinstance(n_sliders, bool) or not isinstance(n_sliders, int | np.integer) or n_sliders < 1:
+            raise ParameterError(f"n_sliders={n_sliders!r}: give a whole number >= 1 (at most {d}, the code size).")
+        directions = np.eye(d, dtype=np.float32)[: min(int(n_sliders), d)]
+    directions = np.asarray(directions, np.float32)
+    if directions.ndim != 2 or directions.shape[1] != d or len(directions) == 0:
+        raise ParameterError(f"directions must be (k, {d}) with k >= 1 (one row per slider), got {directions.shape}.")
+    k = len(directions)
+    scales = np.ones(k, np.float32) if scales is None else np.asarray(scales, np.float32)
+    if scales.shape != (k,) or not np.all(np.isfinite(scales)) or np.any(scales <= 0):
+        raise ParameterError(
+            f"scales must be {k} positive numbers, one per slider (direction), got shape {scales.shape}"
+            f"{'' if scales.shape != (k,) else ' with values <= 0 or not finite'}; e.g. the square roots of the PCA "
+            "eigenvalues of those directions, or leave scales out for 1."
+        )
+    names = [f"dir {i}" for i in range(k)] if labels is None else [str(label) for label in labels]
+    if len(names) != k:
+        raise ParameterError(
+            f"labels has {len(names)} names for {k} sliders: give one label per direction, or leave labels out."
+        )
+    return points, directions, scales, names
