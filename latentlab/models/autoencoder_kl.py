@@ -8,10 +8,10 @@ Weights load, with every key and shape checked, from
 * a diffusers folder: ``config.json`` + ``diffusion_pytorch_model.safetensors`` (or ``vae/`` inside a
   pipeline folder);
 * a single-file LDM checkpoint (``kl-f8-anime2.safetensors``; keys ``encoder.down.0.block.0...``,
-  optionally under ``first_stage_model.``); ``.ckpt``/``.pt``/``.bin`` only with torch installed,
-  read with ``torch.load(weights_only=True)``;
+  optionally under ``first_stage_model.``); ``.ckpt``/``.pt``/``.bin`` only with ``torch>=2.6`` installed,
+  read with ``torch.load(weights_only=True)``, and only from a path given explicitly;
 * a hub name such as ``bullhug/kl-f8-anime2``: a local copy in ``<data>/models/`` first, then
-  ``huggingface_hub`` when online and ``LATENTLAB_OFFLINE`` is unset.
+  ``huggingface_hub`` at the pinned ``revision`` when online and ``LATENTLAB_OFFLINE`` is unset.
 
 ``AutoencoderKLConfig.small()`` is a trainable model of the same class for machines without the
 real weights.
@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -53,10 +55,35 @@ class AutoencoderKLConfig:
     scaling_factor: float = 0.18215
     sample_size: int = 512
 
-    def __post_init__(self):
-        object.__setattr__(self, "block_out_channels", tuple(int(c) for c in self.block_out_channels))
-        if not self.block_out_channels or self.layers_per_block < 1 or self.latent_channels < 1:
-            raise ParameterError(f"{self}: needs at least one block, one layer per block and one latent channel.")
+    def __post_init__(self) -> None:
+        whole = ("in_channels", "out_channels", "layers_per_block", "latent_channels", "norm_num_groups", "sample_size")
+        for name in whole:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ParameterError(f"{name}={value!r}: give a whole number >= 1.")
+            object.__setattr__(self, name, int(value))
+        widths = self.block_out_channels
+        if (
+            isinstance(widths, (str, bytes))
+            or not isinstance(widths, (tuple, list))
+            or not widths
+            or any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 1 for c in widths)
+        ):
+            raise ParameterError(
+                f"block_out_channels={widths!r}: give a non-empty list of whole numbers >= 1, "
+                "e.g. (128, 256, 512, 512)."
+            )
+        object.__setattr__(self, "block_out_channels", tuple(int(c) for c in widths))
+        for name in ("mid_block_add_attention", "use_quant_conv", "use_post_quant_conv"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ParameterError(f"{name}={getattr(self, name)!r}: give True or False.")
+            object.__setattr__(self, name, bool(getattr(self, name)))
+        factor = self.scaling_factor
+        if isinstance(factor, bool) or not isinstance(factor, (int, float, np.integer, np.floating)):
+            raise ParameterError(f"scaling_factor={factor!r}: give a finite number > 0, e.g. 0.18215.")
+        if not np.isfinite(factor) or factor <= 0:
+            raise ParameterError(f"scaling_factor={factor!r}: give a finite number > 0, e.g. 0.18215.")
+        object.__setattr__(self, "scaling_factor", float(factor))
         bad = [c for c in self.block_out_channels if c % self.norm_num_groups]
         if bad:
             raise ParameterError(
@@ -76,18 +103,23 @@ class AutoencoderKLConfig:
         return cls(block_out_channels=(16, 32, 64, 64), layers_per_block=1, norm_num_groups=8, sample_size=256)
 
     @classmethod
-    def from_dict(cls, d: dict, where: str = "config") -> AutoencoderKLConfig:
-        """From a diffusers ``config.json`` dict; unknown keys are ignored, unsupported blocks refused."""
+    def from_dict(cls, d: Mapping[str, Any], where: str = "config") -> AutoencoderKLConfig:
+        """From a diffusers ``config.json`` dict; unknown keys are ignored, unsupported blocks refused, and a
+        field of the wrong type or value is a :class:`DataFormatError` naming ``where``."""
+        if not isinstance(d, Mapping):
+            raise DataFormatError(f"{where}: a config is a dict of fields, got a {type(d).__name__}.")
         for key, want in (("down_block_types", "DownEncoderBlock2D"), ("up_block_types", "UpDecoderBlock2D")):
-            if any(t != want for t in d.get(key, [])):
-                raise DataFormatError(f"{where}: {key}={d[key]} - only {want} blocks (the SD VAE) are supported.")
+            types = d.get(key, [])
+            if not isinstance(types, (list, tuple)) or any(t != want for t in types):
+                raise DataFormatError(f"{where}: {key}={types!r} - only {want} blocks (the SD VAE) are supported.")
         if d.get("act_fn", "silu") != "silu":
             raise DataFormatError(f"{where}: act_fn={d['act_fn']!r} - only 'silu' (the SD VAE) is supported.")
         fields = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: d[k] for k in fields if k in d and d[k] is not None}
-        if "block_out_channels" in kwargs:
-            kwargs["block_out_channels"] = tuple(kwargs["block_out_channels"])
-        return cls(**kwargs)
+        try:
+            return cls(**kwargs)
+        except ParameterError as err:
+            raise DataFormatError(f"{where}: {err} Use the config.json that came with the weights.") from None
 
     def to_dict(self) -> dict:
         """A diffusers-style ``config.json`` dict."""
@@ -117,26 +149,27 @@ def _conv(filters: int, kernel: int, name: str, stride: int = 1, padding: str = 
 class ResnetBlock(layers.Layer):
     """GroupNorm-SiLU-conv3x3 twice, plus the input (through a 1x1 conv when widths differ)."""
 
-    def __init__(self, cfg: AutoencoderKLConfig, in_ch: int, out_ch: int, **kwargs):
+    def __init__(self, cfg: AutoencoderKLConfig, in_ch: int, out_ch: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.in_ch, self.out_ch = in_ch, out_ch
         self.norm1, self.conv1 = _group_norm(cfg, "norm1"), _conv(out_ch, 3, "conv1")
         self.norm2, self.conv2 = _group_norm(cfg, "norm2"), _conv(out_ch, 3, "conv2")
         self.conv_shortcut = _conv(out_ch, 1, "conv_shortcut") if in_ch != out_ch else None
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
         mid = (*input_shape[:-1], self.out_ch)
         self.norm1.build(input_shape), self.conv1.build(input_shape)
         self.norm2.build(mid), self.conv2.build(mid)
         if self.conv_shortcut is not None:
             self.conv_shortcut.build(input_shape)
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
         h = self.conv1(ops.silu(self.norm1(x)))
         h = self.conv2(ops.silu(self.norm2(h)))
         return (x if self.conv_shortcut is None else self.conv_shortcut(x)) + h
 
     def torch_layers(self, prefix: str) -> dict:
+        """The block's layers under their diffusers names, below ``prefix``."""
         out = {f"{prefix}.{n}": getattr(self, n) for n in ("norm1", "conv1", "norm2", "conv2")}
         if self.conv_shortcut is not None:
             out[f"{prefix}.conv_shortcut"] = self.conv_shortcut
@@ -146,19 +179,19 @@ class ResnetBlock(layers.Layer):
 class AttentionBlock(layers.Layer):
     """Single-head self-attention over all positions, with GroupNorm before and the input added after."""
 
-    def __init__(self, cfg: AutoencoderKLConfig, channels: int, **kwargs):
+    def __init__(self, cfg: AutoencoderKLConfig, channels: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.channels = channels
         self.group_norm = _group_norm(cfg, "group_norm")
         self.to_q, self.to_k, self.to_v = (layers.Dense(channels, name=n) for n in ("to_q", "to_k", "to_v"))
         self.to_out = layers.Dense(channels, name="to_out")
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
         self.group_norm.build(input_shape)
         for dense in (self.to_q, self.to_k, self.to_v, self.to_out):
             dense.build((None, None, self.channels))
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
         shape = ops.shape(x)
         h = ops.reshape(self.group_norm(x), (shape[0], -1, self.channels))
         q, k, v = self.to_q(h), self.to_k(h), self.to_v(h)
@@ -167,6 +200,7 @@ class AttentionBlock(layers.Layer):
         return x + ops.reshape(h, shape)
 
     def torch_layers(self, prefix: str) -> dict:
+        """The block's layers under their diffusers names, below ``prefix``."""
         return {
             f"{prefix}.group_norm": self.group_norm,
             f"{prefix}.to_q": self.to_q,
@@ -176,7 +210,7 @@ class AttentionBlock(layers.Layer):
         }
 
 
-def _mid_block(cfg, h, prefix: str, registry: dict):
+def _mid_block(cfg: AutoencoderKLConfig, h: Any, prefix: str, registry: dict) -> Any:
     ch = cfg.block_out_channels[-1]
     blocks = [ResnetBlock(cfg, ch, ch, name=f"{prefix}_resnet0")]
     names = [f"{prefix}.mid_block.resnets.0"]
@@ -223,7 +257,7 @@ def build_encoder(cfg: AutoencoderKLConfig, registry: dict) -> keras.Model:
 class _Moments(layers.Layer):
     """Split the encoder output into mean and log-variance (clipped to [-30, 20] as diffusers does)."""
 
-    def call(self, h):
+    def call(self, h: Any) -> tuple[Any, Any]:
         mean, logvar = ops.split(h, 2, axis=-1)
         return mean, ops.clip(logvar, -30.0, 20.0)
 
@@ -278,11 +312,19 @@ class AutoencoderKL(keras.Model):
         config: AutoencoderKLConfig | dict | None = None,
         kl_weight: float = 1e-6,
         seed: int | None = None,
-        **kwargs,
-    ):
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        if isinstance(config, dict):
+        if isinstance(config, Mapping):
             config = AutoencoderKLConfig.from_dict(config)
+        if config is not None and not isinstance(config, AutoencoderKLConfig):
+            raise ParameterError(f"config={config!r}: give an AutoencoderKLConfig, a dict of its fields, or None.")
+        if isinstance(kl_weight, bool) or not isinstance(kl_weight, (int, float, np.integer, np.floating)):
+            raise ParameterError(f"kl_weight={kl_weight!r}: give a finite number >= 0 (1e-6 for SD's VAE).")
+        if not np.isfinite(kl_weight) or kl_weight < 0:
+            raise ParameterError(f"kl_weight={kl_weight!r}: give a finite number >= 0 (1e-6 for SD's VAE).")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise ParameterError(f"seed={seed!r}: give a whole number or None.")
         self.config = config or AutoencoderKLConfig()
         self.seed = seed
         self.torch_layers: dict[str, layers.Layer] = {}
@@ -299,9 +341,10 @@ class AutoencoderKL(keras.Model):
 
     @property
     def scaling_factor(self) -> float:
+        """The factor that scales latents for a diffusion model (SD 1.x: 0.18215)."""
         return self.config.scaling_factor
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {
             **super().get_config(),
             "config": self.config.to_dict(),
@@ -310,18 +353,25 @@ class AutoencoderKL(keras.Model):
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict) -> AutoencoderKL:
         config = dict(config)
         return cls(AutoencoderKLConfig.from_dict(config.pop("config")), **config)
 
-    def call(self, x, training=False):
+    def call(self, x: Any, training: bool = False) -> tuple[Any, Any, Any]:
         mean, logvar = self.encoder(x, training=training)
         z = mean
         if training:
             z = mean + ops.exp(0.5 * logvar) * keras.random.normal(ops.shape(mean), seed=self.seed_generator)
         return self.decoder(z, training=training), mean, logvar
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    def compute_loss(
+        self,
+        x: Any = None,
+        y: Any = None,
+        y_pred: Any = None,
+        sample_weight: Any = None,
+        training: bool = True,
+    ) -> Any:
         x_hat, mean, logvar = y_pred
         recon = ops.mean(ops.square(x_hat - y))
         kl = ops.mean(ops.sum(0.5 * (ops.square(mean) + ops.exp(logvar) - 1.0 - logvar), axis=(1, 2, 3)))
@@ -330,24 +380,26 @@ class AutoencoderKL(keras.Model):
         return recon + self.kl_weight * kl
 
     @property
-    def metrics(self):
+    def metrics(self) -> list[keras.metrics.Metric]:
         return [*super().metrics, self.recon_tracker, self.kl_tracker]
 
-    def encode(self, x, batch_size: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, x: Any, batch_size: int = 8) -> tuple[np.ndarray, np.ndarray]:
         """Images (n, H, W, 3) float32 in [-1, 1] -> ``(mean, logvar)``, each (n, H/8, W/8, 4) numpy."""
-        x = _images(x, self.config.in_channels)
+        x = _images(x, self.config.in_channels, self.config.downsampling)
         return map_batches(lambda b: tuple(self.encoder(b, training=False)), x, batch_size=batch_size)
 
-    def decode(self, z, batch_size: int = 8) -> np.ndarray:
+    def decode(self, z: Any, batch_size: int = 8) -> np.ndarray:
         """Unscaled latents (n, h, w, 4) -> images (n, 8h, 8w, 3) float32 (unclipped, nominally [-1, 1])."""
-        z = np.asarray(z, np.float32)
-        if z.ndim != 4 or z.shape[-1] != self.config.latent_channels:
+        z = _array(z, "latents")
+        if z.ndim != 4 or z.shape[-1] != self.config.latent_channels or 0 in z.shape:
             raise ParameterError(
                 f"Latents have shape {z.shape}; expected (n, h, w, {self.config.latent_channels}) NHWC."
             )
+        if not np.isfinite(z).all():
+            raise ParameterError("Latents contain NaN or infinite values; check the encoder's output.")
         return map_batches(lambda b: self.decoder(b, training=False), z, batch_size=batch_size)
 
-    def reconstruct(self, x, batch_size: int = 8, sample: bool = False, seed: int = 0) -> np.ndarray:
+    def reconstruct(self, x: Any, batch_size: int = 8, sample: bool = False, seed: int = 0) -> np.ndarray:
         """decode(encode(x)): through the posterior mean, or one posterior sample (``sample=True``,
         as the paper's evaluation did) drawn with ``seed``."""
         mean, logvar = self.encode(x, batch_size)
@@ -367,9 +419,11 @@ class AutoencoderKL(keras.Model):
 
     def load_state_dict(self, state: dict[str, np.ndarray], where: str = "the checkpoint") -> None:
         """Set every weight from a diffusers-named state dict (PyTorch layouts). Raises
-        :class:`DataFormatError` naming missing, unexpected and mis-shaped keys, or the config fields
-        that differ when the weights were made for another architecture."""
-        state = {k: v for k, v in state.items() if not k.startswith(IGNORED_PREFIXES)}
+        :class:`DataFormatError` naming missing, unexpected and mis-shaped keys, the config fields that
+        differ when the weights were made for another architecture, or weights that are NaN or infinite."""
+        if not isinstance(state, Mapping):
+            raise ParameterError(f"state is a {type(state).__name__}; give a dict of weight name -> array.")
+        state = {str(k): v for k, v in state.items() if not str(k).startswith(IGNORED_PREFIXES)}
         expected = self.expected_shapes()
         missing = sorted(set(expected) - set(state))
         extra = sorted(set(state) - set(expected))
@@ -378,7 +432,7 @@ class AutoencoderKL(keras.Model):
             parts = []
             try:
                 inferred = infer_config(state, self.config)
-            except ParameterError:
+            except (ParameterError, DataFormatError):
                 inferred = None
             differ = _config_differences(self.config, inferred) if inferred else {}
             if differ:
@@ -402,10 +456,18 @@ class AutoencoderKL(keras.Model):
                 + "; ".join(parts)
                 + ". Check that the file is complete and made for this architecture."
             )
-        for name, layer in self.torch_layers.items():
-            weights_io.assign(
-                layer, {k: np.asarray(state[f"{name}.{k}"], np.float32) for k in weights_io.torch_shapes(layer)}
+        try:
+            arrays = {k: np.asarray(state[k], np.float32) for k in expected}
+        except (TypeError, ValueError) as err:
+            raise DataFormatError(f"{where} holds weights that are not numbers ({err}).") from err
+        broken = sorted(k for k, v in arrays.items() if not np.isfinite(v).all())
+        if broken:
+            raise DataFormatError(
+                f"{where} holds NaN or infinite weights in {len(broken)} tensors ({weights_io.some(broken)}): the "
+                "checkpoint is corrupt or from a diverged training run. Download it again or use another one."
             )
+        for name, layer in self.torch_layers.items():
+            weights_io.assign(layer, {k: arrays[f"{name}.{k}"] for k in weights_io.torch_shapes(layer)})
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The weights under diffusers names in PyTorch layouts (inverse of :meth:`load_state_dict`)."""
@@ -417,13 +479,20 @@ class AutoencoderKL(keras.Model):
 
     @classmethod
     def from_pretrained(
-        cls, path_or_name: str | Path, config: AutoencoderKLConfig | None = None, **kwargs
+        cls,
+        path_or_name: str | Path,
+        config: AutoencoderKLConfig | None = None,
+        revision: str | None = None,
+        **kwargs: Any,
     ) -> AutoencoderKL:
         """Load weights from a diffusers folder, a single-file checkpoint, or a hub name (see module
         doc). ``config`` overrides the folder's ``config.json``; a single file without one gets the
         architecture read off its weights (``norm_num_groups`` and ``scaling_factor`` from ``config``
-        or SD's defaults). The source is in ``model.source``."""
-        path = weights_io.resolve(path_or_name)
+        or SD's defaults). ``revision`` pins the hub download (a commit hash, branch or tag; the
+        profiles pin ``pretrained_revision``). The source is in ``model.source``."""
+        if config is not None and not isinstance(config, AutoencoderKLConfig):
+            raise ParameterError(f"config={config!r}: give an AutoencoderKLConfig or None.")
+        path = weights_io.resolve(path_or_name, revision=revision)
         if path.is_dir():
             folder = (
                 path / "vae"
@@ -451,7 +520,7 @@ class AutoencoderKL(keras.Model):
             if config is None:
                 try:
                     config = infer_config(state)
-                except ParameterError as err:
+                except (ParameterError, DataFormatError) as err:
                     raise DataFormatError(
                         f"{path}: {err} Pass config=AutoencoderKLConfig(norm_num_groups=...) "
                         "with the model's group count."
@@ -465,10 +534,36 @@ class AutoencoderKL(keras.Model):
         return model
 
 
-def _images(x, channels: int) -> np.ndarray:
-    x = np.asarray(x, np.float32)
-    if x.ndim != 4 or x.shape[-1] != channels:
+def _array(x: Any, what: str) -> np.ndarray:
+    try:
+        return np.asarray(x, np.float32)
+    except (TypeError, ValueError) as err:
+        raise ParameterError(f"{what} are not an array of numbers ({err}).") from None
+
+
+def _images(x: Any, channels: int, factor: int = 1) -> np.ndarray:
+    """Images (n, H, W, channels) finite and in [-1, 1] (uint8 and [0, 1]-only floats are refused by range)."""
+    raw = np.asarray(x)
+    if raw.dtype == np.uint8:
+        raise ParameterError(
+            "Images are uint8 (0-255); the VAE takes float32 in [-1, 1]: use atd12k.to_model_range(frames) "
+            "or x / 127.5 - 1."
+        )
+    x = _array(x, "Images")
+    if x.ndim != 4 or x.shape[-1] != channels or 0 in x.shape:
         raise ParameterError(f"Images have shape {x.shape}; expected (n, H, W, {channels}) NHWC in [-1, 1].")
+    if not np.isfinite(x).all():
+        raise ParameterError("Images contain NaN or infinite values; give float32 images in [-1, 1].")
+    if x.min() < -1.001 or x.max() > 1.001:
+        raise ParameterError(
+            f"Images lie in [{x.min():.4g}, {x.max():.4g}], not [-1, 1]: map 0-255 images with x / 127.5 - 1 "
+            "(atd12k.to_model_range) and [0, 1] images with 2 x - 1."
+        )
+    if x.shape[1] % factor or x.shape[2] % factor:
+        raise ParameterError(
+            f"Images of {x.shape[1]}x{x.shape[2]} pixels: height and width must be multiples of {factor} "
+            "(the VAE's downsampling); crop or resize them (e.g. to 256x256)."
+        )
     return x
 
 

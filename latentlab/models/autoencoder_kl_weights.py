@@ -7,19 +7,27 @@
 * :func:`infer_architecture`: the architecture a diffusers-named state dict was made for;
 * :func:`torch_shapes`, :func:`assign`, :func:`export`: a Keras layer's weights in PyTorch layouts;
 * :func:`resolve`: a path, or a hub name looked for in ``<data>/models/`` and then downloaded when allowed.
+
+PyTorch pickles (``.ckpt``, ``.pt``, ``.bin``) are read only with ``torch>=2.6``, whose
+``weights_only=True`` cannot be bypassed as in older versions, and only from a path the user gave or a
+hub download latentlab made itself (at the pinned ``revision``): a hub name never falls back to a pickle
+found lying in ``<data>/models/``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from keras import layers
 
 from latentlab import config as ll_config
-from latentlab.errors import DataFormatError, DataNotFoundError
+from latentlab.errors import DataFormatError, DataNotFoundError, ParameterError
+from latentlab.io import write_json
 
 DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors"
 DIFFUSERS_WEIGHTS_BIN = "diffusion_pytorch_model.bin"
@@ -28,6 +36,11 @@ LDM_PREFIXES = ("first_stage_model.", "vae.")
 #: Keys of LDM training checkpoints that are not part of the autoencoder (LPIPS and discriminator).
 IGNORED_PREFIXES = ("loss.", "model_ema.")
 KNOWN_MODELS = {"bullhug/kl-f8-anime2": "kl-f8-anime2"}
+#: The oldest torch whose ``torch.load(weights_only=True)`` is not known to be bypassable (CVE-2025-32434).
+MIN_TORCH = (2, 6)
+#: Written into a folder that :func:`resolve` downloaded: which repository and revision it holds.
+DOWNLOAD_MARKER = ".latentlab-download.json"
+_HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 
 
 def some(keys: list[str], n: int = 8) -> str:
@@ -68,37 +81,61 @@ def export(layer: layers.Layer) -> dict[str, np.ndarray]:
 # ------------------------------------------------------------------------------------ checkpoints
 
 
+def torch_version(torch: Any) -> tuple[int, int]:
+    """(major, minor) of an imported torch module (``"2.6.0+cpu"`` -> (2, 6)); (0, 0) if unreadable."""
+    match = re.match(r"(\d+)\.(\d+)", str(getattr(torch, "__version__", "")))
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+def _read_torch(path: Path) -> dict[str, np.ndarray]:
+    try:
+        import torch
+    except ImportError:
+        raise DataFormatError(
+            f"{path} is a PyTorch pickle: reading it needs torch>=2.6 (`pip install 'torch>=2.6'`, the CPU build "
+            "is enough), or convert it once to .safetensors elsewhere."
+        ) from None
+    found = torch_version(torch)
+    if found < MIN_TORCH:
+        raise DataFormatError(
+            f"{path} is a PyTorch pickle and torch {getattr(torch, '__version__', '?')} is installed: latentlab "
+            "reads pickles only with torch>=2.6, since torch.load(weights_only=True) can be bypassed in older "
+            "versions. Upgrade (`pip install 'torch>=2.6'`) or convert the file to .safetensors."
+        )
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types (UnpicklingError, RuntimeError, ...)
+        raise DataFormatError(f"{path} could not be read with torch.load(weights_only=True): {err}") from err
+    obj = obj.get("state_dict", obj) if isinstance(obj, Mapping) else obj
+    if not isinstance(obj, Mapping):
+        raise DataFormatError(f"{path} holds a {type(obj).__name__}, not a state dict of named tensors.")
+    try:
+        return {str(k): v.float().numpy() for k, v in obj.items() if hasattr(v, "numpy")}
+    except (RuntimeError, TypeError, AttributeError) as err:
+        raise DataFormatError(f"{path}: its tensors cannot be converted to numpy ({err}).") from err
+
+
 def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
-    """All tensors of a ``.safetensors`` file (or, with torch installed, a ``.ckpt``/``.pt``/``.bin``
+    """All tensors of a ``.safetensors`` file (or, with torch>=2.6 installed, a ``.ckpt``/``.pt``/``.bin``
     read with ``weights_only=True``) as numpy arrays, keys unchanged."""
     path = Path(path)
     if not path.is_file():
-        raise DataNotFoundError(f"No checkpoint at {path}.")
+        raise DataNotFoundError(f"No checkpoint at {path}: give the path of a .safetensors (or .ckpt) file.")
     if path.suffix == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
         try:
             return dict(load_file(str(path)))
-        except (SafetensorError, OSError, ValueError) as err:
-            raise DataFormatError(f"{path} is not a readable .safetensors file ({err}); download it again.") from err
-    if path.suffix in TORCH_SUFFIXES:
-        try:
-            import torch
-        except ImportError:
+        except (SafetensorError, OSError, ValueError, TypeError) as err:
             raise DataFormatError(
-                f"{path} is a PyTorch pickle: reading it needs torch (`pip install torch`, the CPU build is "
-                "enough), or convert it once to .safetensors elsewhere."
-            ) from None
-        try:
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as err:  # torch raises many types (UnpicklingError, RuntimeError, ...)
-            raise DataFormatError(f"{path} could not be read with torch.load(weights_only=True): {err}") from err
-        obj = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
-        return {k: v.float().numpy() for k, v in obj.items() if hasattr(v, "numpy")}
+                f"{path} is not a readable .safetensors file ({type(err).__name__}: {err}); download it again."
+            ) from err
+    if path.suffix in TORCH_SUFFIXES:
+        return _read_torch(path)
     raise DataFormatError(
         f"{path}: unknown checkpoint type {path.suffix!r}; expected .safetensors or "
-        f"(with torch) {', '.join(TORCH_SUFFIXES)}."
+        f"(with torch>=2.6) {', '.join(TORCH_SUFFIXES)}."
     )
 
 
@@ -147,9 +184,20 @@ def to_diffusers_keys(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def infer_architecture(state: dict[str, np.ndarray]) -> dict | None:
     """The architecture a diffusers-named state dict was made for, as ``AutoencoderKLConfig`` fields (None if
-    it is not an AutoencoderKL). GroupNorm's group count and the scaling factor are not in the weights."""
+    it is not an AutoencoderKL). GroupNorm's group count and the scaling factor are not in the weights.
+    Raises :class:`DataFormatError` when the key tensors have shapes no AutoencoderKL has."""
     if "encoder.conv_in.weight" not in state:
         return None
+    try:
+        return _architecture(state)
+    except (IndexError, TypeError, ValueError) as err:
+        raise DataFormatError(
+            f"the weights' shapes do not describe an AutoencoderKL ({type(err).__name__}: {err}); "
+            "check that the file is a complete VAE checkpoint."
+        ) from err
+
+
+def _architecture(state: dict[str, np.ndarray]) -> dict:
     widths = []
     while f"encoder.down_blocks.{len(widths)}.resnets.0.conv1.weight" in state:
         widths.append(int(np.shape(state[f"encoder.down_blocks.{len(widths)}.resnets.0.conv1.weight"])[0]))
@@ -173,13 +221,19 @@ def infer_architecture(state: dict[str, np.ndarray]) -> dict | None:
 
 
 def read_json(path: Path) -> dict:
-    """A JSON file as a dict, or a :class:`DataFormatError` naming the file."""
+    """A JSON object file as a dict, or a :class:`DataFormatError` naming the file."""
     try:
-        return json.loads(Path(path).read_text())
+        obj = json.loads(Path(path).read_text())
     except (OSError, ValueError) as err:
         raise DataFormatError(
             f"{path} is not valid JSON ({err}); use the config.json that came with the weights."
         ) from err
+    if not isinstance(obj, dict):
+        raise DataFormatError(
+            f"{path} holds a JSON {type(obj).__name__}, not an object of config fields; use the config.json "
+            "that came with the weights."
+        )
+    return obj
 
 
 def local_model_dir() -> Path:
@@ -187,52 +241,116 @@ def local_model_dir() -> Path:
     return ll_config.data_dir() / "models"
 
 
-def resolve(path_or_name: str | Path) -> Path:
-    """A path as given if it exists; for a hub name ``owner/repo``: ``<data>/models/owner--repo/``,
-    ``<data>/models/<repo>.safetensors`` (or ``.ckpt``), then a hub download when allowed."""
+def check_revision(revision: str | None) -> str | None:
+    """``revision`` (a branch, tag or commit of a hub repository), or :class:`ParameterError`."""
+    if revision is None:
+        return None
+    if not isinstance(revision, str) or not re.fullmatch(r"[\w][\w./-]*", revision) or ".." in revision:
+        raise ParameterError(
+            f"revision={revision!r}: give a branch, tag or commit hash of the hub repository (e.g. 'main' or a "
+            "40-character commit), or None."
+        )
+    return revision
+
+
+def _marker(folder: Path) -> dict | None:
+    try:
+        obj = json.loads((folder / DOWNLOAD_MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _has_weights(folder: Path, *names: str) -> bool:
+    inner = folder / "vae" if not (folder / "config.json").is_file() and (folder / "vae").is_dir() else folder
+    return (inner / "config.json").is_file() and any((inner / n).is_file() for n in names)
+
+
+def resolve(path_or_name: str | Path, revision: str | None = None) -> Path:
+    """A path as given if it exists; for a hub name ``owner/repo``: ``<data>/models/owner--repo/`` (a
+    diffusers folder with .safetensors weights, or one latentlab downloaded at ``revision``),
+    ``<data>/models/<repo>.safetensors``, then a hub download of ``revision`` when allowed.
+
+    A hub name never resolves to a pickle it finds locally (a ``.ckpt``, or a ``.bin`` that latentlab did
+    not download at this revision): pass such a file's path explicitly if you trust it."""
+    revision = check_revision(revision)
+    if not isinstance(path_or_name, (str, Path)) or not str(path_or_name):
+        raise ParameterError(
+            f"{path_or_name!r}: give a diffusers folder, a .safetensors checkpoint or a hub name such as "
+            "'bullhug/kl-f8-anime2'."
+        )
     path = Path(path_or_name).expanduser()
     if path.exists():
         return path
     name = str(path_or_name)
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+", name):
+    if not _HUB_NAME.fullmatch(name):
         raise DataNotFoundError(
             f"No file or folder {path}: give a diffusers folder, a .safetensors checkpoint or a "
             "hub name such as 'bullhug/kl-f8-anime2'."
         )
     stem = KNOWN_MODELS.get(name, name.split("/")[1])
     folder = local_model_dir() / name.replace("/", "--")
-    candidates = [folder, *(local_model_dir() / f"{stem}{s}" for s in (".safetensors", ".ckpt"))]
-    for candidate in candidates:
-        if candidate.is_dir() and ((candidate / "config.json").is_file() or (candidate / "vae").is_dir()):
-            return candidate
-        if candidate.is_file():
-            return candidate
-    tried = [f"{c}: missing" for c in candidates]
+    tried = []
+    mark = _marker(folder)
+    ours = mark is not None and mark.get("repo") == name
+    stale = ours and revision is not None and mark.get("revision") != revision
+    if folder.is_dir() and not stale:
+        if _has_weights(folder, DIFFUSERS_WEIGHTS):
+            return folder
+        if _has_weights(folder, DIFFUSERS_WEIGHTS_BIN) and ours:
+            return folder  # a pickle downloaded by latentlab from this repository at this revision
+        if _has_weights(folder, DIFFUSERS_WEIGHTS_BIN):
+            tried.append(
+                f"{folder}: holds {DIFFUSERS_WEIGHTS_BIN}, a PyTorch pickle latentlab did not download, so a hub "
+                f"name does not load it (pass the folder's path explicitly if you trust it)"
+            )
+        else:
+            tried.append(f"{folder}: no config.json with {DIFFUSERS_WEIGHTS}")
+    elif stale:
+        tried.append(f"{folder}: holds revision {mark.get('revision')!r}, not the pinned {revision!r}")
+    else:
+        tried.append(f"{folder}: missing")
+    single = local_model_dir() / f"{stem}.safetensors"
+    if single.is_file():
+        return single
+    tried.append(f"{single}: missing")
+    for suffix in TORCH_SUFFIXES:
+        pickle_file = local_model_dir() / f"{stem}{suffix}"
+        if pickle_file.is_file():
+            tried.append(
+                f"{pickle_file}: a PyTorch pickle, never loaded for a hub name (pass its path explicitly if you "
+                "trust it, or convert it to .safetensors)"
+            )
     if ll_config.offline():
         tried.append("hub download: skipped (LATENTLAB_OFFLINE=1)")
     else:
-        got, status = _hub_download(name, folder)
+        got, status = _hub_download(name, folder, revision)
         if got is not None:
             return got
         tried.append(f"hub download: {status}")
     raise DataNotFoundError(
         f"Weights {name!r} not found. Put config.json and {DIFFUSERS_WEIGHTS} from https://huggingface.co/{name} "
-        f"into {folder}/, or the single-file checkpoint as {local_model_dir() / (stem + '.safetensors')} "
-        f"(a .ckpt needs torch). Tried: " + "; ".join(tried) + "."
+        f"into {folder}/, or the single-file checkpoint as {single}. Tried: " + "; ".join(tried) + "."
     )
 
 
-def _hub_download(name: str, folder: Path) -> tuple[Path | None, str]:
+def _hub_download(name: str, folder: Path, revision: str | None = None) -> tuple[Path | None, str]:
+    """Download config.json and the weights of ``name`` at ``revision`` into ``folder`` (safetensors, else the
+    PyTorch .bin, read later only with torch>=2.6), and record the repository and revision in it."""
     try:
         from huggingface_hub import hf_hub_download
     except ImportError:
         return None, "huggingface_hub is not installed (pip install huggingface_hub)"
     try:
-        hf_hub_download(name, "config.json", local_dir=folder)
+        (folder / DOWNLOAD_MARKER).unlink(missing_ok=True)
+        hf_hub_download(name, "config.json", revision=revision, local_dir=folder)
         try:
-            hf_hub_download(name, DIFFUSERS_WEIGHTS, local_dir=folder)
-        except Exception:  # some repositories hold only the PyTorch .bin (read with torch)
-            hf_hub_download(name, DIFFUSERS_WEIGHTS_BIN, local_dir=folder)
+            hf_hub_download(name, DIFFUSERS_WEIGHTS, revision=revision, local_dir=folder)
+            weights = DIFFUSERS_WEIGHTS
+        except Exception:  # some repositories hold only the PyTorch .bin (read with torch>=2.6)
+            hf_hub_download(name, DIFFUSERS_WEIGHTS_BIN, revision=revision, local_dir=folder)
+            weights = DIFFUSERS_WEIGHTS_BIN
+        write_json(folder / DOWNLOAD_MARKER, {"repo": name, "revision": revision, "weights": weights})
         return folder, "ok"
-    except Exception as err:  # network errors, missing repo or file: each is a reason to fall back
-        return None, f"failed ({type(err).__name__}: {str(err).splitlines()[0][:200]})"
+    except Exception as err:  # network errors, missing repo, file or revision: each is a reason to fall back
+        return None, f"failed ({type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''})"
