@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 import keras
 import numpy as np
@@ -23,7 +24,15 @@ from latentlab.models.losses import get_loss
 from latentlab.models.training import compile_options, fit
 
 
-def _block(h, filters: int, name: str, transpose: bool = False):
+class ImageSet(Protocol):
+    """A streamed image set such as :class:`latentlab.data.celeba.CelebA` (models/ imports no dataset module)."""
+
+    def __len__(self) -> int: ...
+
+    def dataset(self, batch_size: int = ..., shuffle: bool = ..., seed: int = ..., pairs: bool = ...) -> Any: ...
+
+
+def _block(h: Any, filters: int, name: str, transpose: bool = False) -> Any:
     conv = layers.Conv2DTranspose if transpose else layers.Conv2D
     h = conv(filters, 3, strides=2, padding="same", use_bias=False, name=f"{name}_conv")(h)
     h = layers.BatchNormalization(name=f"{name}_bn")(h)
@@ -41,7 +50,17 @@ def build_conv_autoencoder(
     """A compiled conv autoencoder on images (n, h, w, c) in [0, 1]; ``h`` and ``w`` must be divisible
     by 2 ** len(filters). Returns the autoencoder with ``.encoder`` ((n, h, w, c) -> (n, latent_dim))
     and ``.decoder`` ((n, latent_dim) -> (n, h, w, c)) attached."""
-    h_in, w_in, channels = image_shape
+    shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else ()
+    filters = tuple(filters) if isinstance(filters, (tuple, list)) else ()
+    whole = [*shape, *filters, latent_dim]
+    if len(shape) != 3 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in whole):
+        raise ParameterError(
+            f"image_shape={image_shape!r}, filters={filters!r}, latent_dim={latent_dim!r}: give (height, width, "
+            "channels), a non-empty list of filter counts and a latent size, all whole numbers >= 1."
+        )
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
+        raise ParameterError(f"learning_rate={learning_rate!r}: give a number > 0, e.g. 1e-3.")
+    h_in, w_in, channels = shape
     step = 2 ** len(filters)
     if latent_dim < 1 or not filters or h_in % step or w_in % step:
         raise ParameterError(
@@ -75,32 +94,45 @@ def build_conv_autoencoder(
 
 
 @contextlib.contextmanager
-def _streamed():
+def _streamed() -> Iterator[None]:
     """Silence Keras's notes on every tf.data input of unknown length (one that skips unreadable files)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*(ran out of data|`shuffle=True` was passed).*")
         yield
 
 
-def encode_images(encoder: keras.Model, faces, batch_size: int = 256) -> np.ndarray:
+def _streamable(faces: ImageSet, what: str) -> None:
+    if not callable(getattr(faces, "dataset", None)) or not hasattr(faces, "__len__"):
+        raise ParameterError(
+            f"{what} is a {type(faces).__name__}; give an image set with .dataset(batch_size), such as "
+            "latentlab.data.celeba.load_celeba(...)."
+        )
+    if len(faces) == 0:
+        raise ParameterError(f"{what} holds no images; select a non-empty split or slice.")
+
+
+def encode_images(encoder: keras.Model, faces: ImageSet, batch_size: int = 256) -> np.ndarray:
     """Latent vectors (n, d) float64 of a streamed image set (``faces.dataset``), encoded in batches."""
+    _streamable(faces, "faces")
     with _streamed():
         return np.asarray(encoder.predict(faces.dataset(batch_size), verbose=0), np.float64)
 
 
 def train_conv_autoencoder(
     autoencoder: keras.Model,
-    faces,
-    held_out,
+    faces: ImageSet,
+    held_out: ImageSet,
     epochs: int,
     batch_size: int = 32,
     checkpoint_dir: str | Path | None = None,
     seed: int = 0,
-    verbose=2,
+    verbose: int | str = 2,
 ) -> dict[str, list[float]]:
     """Train on a streamed image set (``faces.dataset``, e.g. a :class:`~latentlab.data.celeba.CelebA`),
     reshuffled every epoch, with ``held_out`` as validation data, through the resumable
     :func:`latentlab.models.fit`. Returns the loss history of all epochs."""
+    _streamable(faces, "faces")
+    _streamable(held_out, "held_out")
     with _streamed():
         return fit(
             autoencoder,

@@ -10,6 +10,9 @@ acts only in training (``keras.random``, like Keras's own noise layers), and the
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import keras
 import numpy as np
 from keras import layers, ops
@@ -24,14 +27,16 @@ NOISE_TYPES = ("gaussian", "drop")
 PAPER_NOISE_NAMES = {"normal": "gaussian", "white": "drop"}
 
 
-def corrupt(x, kind: str, level: float, seed=None):
+def corrupt(x: Any, kind: str, level: float, seed: int | keras.random.SeedGenerator | None = None) -> Any:
     """Corrupted images: ``gaussian`` adds N(0, level) noise (level = standard deviation), ``drop`` sets
     a random fraction ``level`` of pixels (all channels) to 0. ``x`` (n, h, w, c); ``seed`` an int or a
     ``keras.random.SeedGenerator``."""
-    kind = PAPER_NOISE_NAMES.get(kind, kind)
-    if kind not in NOISE_TYPES:
+    if not isinstance(kind, str) or PAPER_NOISE_NAMES.get(kind, kind) not in NOISE_TYPES:
         raise ParameterError(f"noise {kind!r}: choose one of {NOISE_TYPES} (the paper's 'normal' / 'white').")
-    if not 0 <= level <= (1 if kind == "drop" else np.inf):
+    kind = PAPER_NOISE_NAMES.get(kind, kind)
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.integer, np.floating)):
+        raise ParameterError(f"noise level {level!r}: a standard deviation >= 0, or a drop ratio in [0, 1].")
+    if not 0 <= level <= (1 if kind == "drop" else np.inf) or not np.isfinite(level):
         raise ParameterError(f"noise level {level}: a standard deviation >= 0, or a drop ratio in [0, 1].")
     if level == 0:
         return x
@@ -46,16 +51,16 @@ def corrupt(x, kind: str, level: float, seed=None):
 class Corruption(layers.Layer):
     """:func:`corrupt` during training, the identity otherwise."""
 
-    def __init__(self, kind: str = "gaussian", level: float = 0.2, seed: int | None = None, **kwargs):
+    def __init__(self, kind: str = "gaussian", level: float = 0.2, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         corrupt(np.zeros((1, 1, 1, 1), np.float32), kind, level)  # validates the arguments
         self.kind, self.level, self.seed = PAPER_NOISE_NAMES.get(kind, kind), float(level), seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, x, training=False):
+    def call(self, x: Any, training: bool = False) -> Any:
         return corrupt(x, self.kind, self.level, self.seed_generator) if training else x
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**super().get_config(), "kind": self.kind, "level": self.level, "seed": self.seed}
 
 
@@ -63,8 +68,22 @@ class DenoisingAutoencoder(keras.Model):
     """``encoder`` ((n, 64, 64, 3) -> (n, d)) and ``decoder`` ((n, d) -> (n, 64, 64, 3) in [0, 1]) behind a
     :class:`Corruption`, trained with lambda_re * MSE + lambda_pe * perceptual MSE."""
 
-    def __init__(self, encoder, decoder, corruption, features=None, lambda_re=1.0, lambda_pe=0.0, **kwargs):
+    def __init__(
+        self,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        corruption: Corruption,
+        features: keras.Model | None = None,
+        lambda_re: float = 1.0,
+        lambda_pe: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        for name, value in (("lambda_re", lambda_re), ("lambda_pe", lambda_pe)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ParameterError(f"{name}={value!r}: give a finite number >= 0.")
+            if not np.isfinite(value):
+                raise ParameterError(f"{name}={value}: give a finite number >= 0.")
         if lambda_pe > 0 and features is None:
             raise ParameterError(
                 f"lambda_pe={lambda_pe} needs a feature network (latentlab.experiments.perceptual.perceptual_features)."
@@ -75,17 +94,24 @@ class DenoisingAutoencoder(keras.Model):
         self.features = features if lambda_pe > 0 else None
         self.lambda_re, self.lambda_pe = float(lambda_re), float(lambda_pe)
 
-    def call(self, x, training=False):
+    def call(self, x: Any, training: bool = False) -> Any:
         return self.decoder(self.encoder(self.corruption(x, training=training), training=training), training=training)
 
-    def loss_terms(self, y, y_pred):
+    def loss_terms(self, y: Any, y_pred: Any) -> tuple[Any, Any]:
         """(L_re, L_pe) of a batch: pixel MSE and feature MSE (0 without a feature network)."""
         re = ops.mean(ops.square(y - y_pred))
         if self.features is None:
             return re, ops.zeros_like(re)
         return re, ops.mean(ops.square(self.features(y, training=False) - self.features(y_pred, training=False)))
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    def compute_loss(
+        self,
+        x: Any = None,
+        y: Any = None,
+        y_pred: Any = None,
+        sample_weight: Any = None,
+        training: bool = True,
+    ) -> Any:
         re, pe = self.loss_terms(y, y_pred)
         loss = self.lambda_re * re + (self.lambda_pe * pe if self.features is not None else 0.0)
         return loss + sum(self.losses) if self.losses else loss
@@ -100,12 +126,12 @@ def build_denoising_autoencoder(
     noise_level: float = 0.2,
     lambda_re: float = 1.0,
     lambda_pe: float = 0.0,
-    features=None,
+    features: keras.Model | None = None,
     learning_rate: float = 1e-3,
-    image_shape=(64, 64, 3),
+    image_shape: tuple[int, int, int] = (64, 64, 3),
     seed: int | None = None,
     name: str | None = None,
-):
+) -> DenoisingAutoencoder:
     """A compiled :class:`DenoisingAutoencoder`. Encoder: three stride-2 convs with ``channels // 4,
     channels // 2, channels`` filters (``channels`` is the paper's "largest Conv2d out channels"), flatten,
     Dense(``dense``), Dense(``latent_dim``). Decoder: Dense(``dense``), Dense, then three stride-2
@@ -113,14 +139,23 @@ def build_denoising_autoencoder(
     layers are leaky ReLUs: with plain ReLUs a perceptual-only model sometimes never left the
     "plain background" solution (all codes equal; seen in 1 of 2 seeds at 30 epochs). ``seed`` fixes
     the initial weights and the noise, whatever else ran before."""
-    if latent_dim < 1 or channels < 8 or dense < 1:
-        raise ParameterError(f"latent_dim={latent_dim}, channels={channels}, dense={dense}: need >= 1, >= 8, >= 1.")
-    h_, w_, c_ = image_shape
+    for what, value, low in (("latent_dim", latent_dim, 1), ("channels", channels, 8), ("dense", dense, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ParameterError(f"{what}={value!r}: give a whole number >= {low}.")
+    shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else ()
+    if len(shape) != 3 or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1 for d in shape):
+        raise ParameterError(f"image_shape={image_shape!r}: give (height, width, channels), e.g. (64, 64, 3).")
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
+        raise ParameterError(f"learning_rate={learning_rate!r}: give a number > 0, e.g. 1e-3.")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise ParameterError(f"seed={seed!r}: give a whole number or None.")
+    corrupt(np.zeros((1, 1, 1, 1), np.float32), noise, noise_level)  # checks the noise before any name uses it
+    h_, w_, c_ = shape
     if h_ % 8 or w_ % 8:
         raise ParameterError(f"image_shape={image_shape}: height and width must be multiples of 8.")
     layer_seeds = iter(range(1000 * (seed or 0), 1000 * (seed or 0) + 100))
 
-    def init():
+    def init() -> keras.initializers.Initializer:
         return keras.initializers.GlorotUniform(seed=None if seed is None else next(layer_seeds))
 
     x = keras.Input(image_shape)
@@ -158,18 +193,52 @@ def conv_compile_options() -> dict:
     return {**compile_options(), "jit_compile": False}
 
 
-def to_unit(images) -> np.ndarray:
-    """(n, 64, 64, 3) uint8 -> float32 in [0, 1], the model's input."""
-    return np.asarray(images, np.float32) / 255.0
+def to_unit(images: Any) -> np.ndarray:
+    """(n, 64, 64, 3) uint8 -> float32 in [0, 1], the model's input. Integer images must be 0-255; float
+    images must already lie in [0, 1] (they are returned as float32, not divided again)."""
+    x = np.asarray(images)
+    if x.dtype == bool or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise ParameterError(f"images have dtype {x.dtype}; give uint8 images (0-255).")
+    if np.issubdtype(x.dtype, np.integer):
+        if x.size and (x.min() < 0 or x.max() > 255):
+            raise ParameterError(f"integer images hold {x.min()}..{x.max()}; give uint8 images (0-255).")
+        return x.astype(np.float32) / 255.0
+    return _unit_batch(x, "images", ndim=None)
 
 
-def loss_parts(model: DenoisingAutoencoder, images, features=None, batch_size: int = 256) -> dict[str, float]:
+def _unit_batch(x: Any, what: str, ndim: int | None = 4, shape: tuple | None = None) -> np.ndarray:
+    """``x`` as float32, finite and in [0, 1] (with ``ndim`` and, when given, the model's item ``shape``)."""
+    try:
+        x = np.asarray(x, np.float32)
+    except (TypeError, ValueError) as err:
+        raise ParameterError(f"{what} are not an array of numbers ({err}).") from None
+    if ndim is not None and (x.ndim != ndim or len(x) == 0):
+        raise ParameterError(f"{what} have shape {x.shape}; give a non-empty batch (n, 64, 64, 3).")
+    if shape is not None and tuple(x.shape[1:]) != tuple(shape):
+        raise ParameterError(f"{what} have shape {x.shape}; this model takes (n, {', '.join(map(str, shape))}).")
+    if not np.isfinite(x).all():
+        raise ParameterError(f"{what} contain NaN or infinite values.")
+    if x.size and (x.min() < -1e-4 or x.max() > 1 + 1e-4):
+        raise ParameterError(
+            f"{what} lie in [{x.min():.4g}, {x.max():.4g}], not [0, 1]: convert uint8 images with to_unit(images)."
+        )
+    return x
+
+
+def _model_images(model: DenoisingAutoencoder, images: Any) -> np.ndarray:
+    return _unit_batch(images, "images", 4, model.encoder.input_shape[1:])
+
+
+def loss_parts(
+    model: DenoisingAutoencoder, images: Any, features: keras.Model | None = None, batch_size: int = 256
+) -> dict[str, float]:
     """Mean pixel MSE (``mse``) and feature MSE (``perceptual``) of the model's reconstructions of clean
     ``images`` in [0, 1]. The features are the model's own, or ``features`` (so that models trained
     without a perceptual term can be scored on it too); without either, only ``mse``."""
     features = model.features if features is None else features
+    images = _model_images(model, images)
 
-    def per_image(xb):
+    def per_image(xb: Any) -> dict[str, Any]:
         out = model(xb, training=False)
         parts = {"mse": ops.mean(ops.square(xb - out), axis=(1, 2, 3))}
         if features is not None:
@@ -177,30 +246,45 @@ def loss_parts(model: DenoisingAutoencoder, images, features=None, batch_size: i
             parts["perceptual"] = ops.mean(ops.reshape(diff, (ops.shape(xb)[0], -1)), axis=1)
         return parts
 
-    return {
-        k: float(v.mean())
-        for k, v in map_batches(per_image, np.asarray(images, np.float32), batch_size=batch_size).items()
-    }
+    return {k: float(v.mean()) for k, v in map_batches(per_image, images, batch_size=batch_size).items()}
 
 
-def encode(model: DenoisingAutoencoder, images, batch_size: int = 256) -> np.ndarray:
+def encode(model: DenoisingAutoencoder, images: Any, batch_size: int = 256) -> np.ndarray:
     """Codes of clean images (n, 64, 64, 3) in [0, 1]: (n, d) float32."""
-    return predict(model.encoder, np.asarray(images, np.float32), batch_size)
+    return predict(model.encoder, _model_images(model, images), batch_size)
 
 
-def decode(model: DenoisingAutoencoder, codes, batch_size: int = 256) -> np.ndarray:
+def decode(model: DenoisingAutoencoder, codes: Any, batch_size: int = 256) -> np.ndarray:
     """Images (n, 64, 64, 3) in [0, 1] decoded from codes (n, d)."""
-    return predict(model.decoder, np.asarray(codes, np.float32), batch_size)
+    try:
+        codes = np.asarray(codes, np.float32)
+    except (TypeError, ValueError) as err:
+        raise ParameterError(f"codes are not an array of numbers ({err}).") from None
+    d = model.decoder.input_shape[-1]
+    if codes.ndim != 2 or codes.shape[1] != d or len(codes) == 0:
+        raise ParameterError(f"codes have shape {codes.shape}; this decoder takes (n, {d}).")
+    if not np.isfinite(codes).all():
+        raise ParameterError("codes contain NaN or infinite values; check the encoder's output.")
+    return predict(model.decoder, codes, batch_size)
 
 
-def train_dae(images, *, epochs: int, batch_size: int = 16, checkpoint_dir=None, verbose=0, **build):
+def train_dae(
+    images: Any,
+    *,
+    epochs: int,
+    batch_size: int = 16,
+    checkpoint_dir: str | Path | None = None,
+    verbose: int | str = 0,
+    **build: Any,
+) -> tuple[DenoisingAutoencoder, dict[str, list[float]]]:
     """Build (``build``: arguments of :func:`build_denoising_autoencoder`) and train a denoising AE on
     clean ``images`` (n, 64, 64, 3) in [0, 1] with ``models.fit`` (resumable from ``checkpoint_dir``).
     Returns the model and its loss history."""
     model = build_denoising_autoencoder(**build)
+    images = _model_images(model, images)
     history = fit(
         model,
-        np.asarray(images, np.float32),
+        images,
         epochs=epochs,
         batch_size=batch_size,
         checkpoint_dir=checkpoint_dir,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 from keras import layers
 
 from latentlab.errors import ParameterError
@@ -36,11 +37,23 @@ def build_dense_autoencoder(
     narrowest layer is the code. Returns the autoencoder, with ``.encoder`` ((n, 784) -> (n, code))
     and ``.decoder`` ((n, code) -> (n, 784)) attached.
     """
-    widths = ARCHITECTURES.get(hidden) if isinstance(hidden, int) else tuple(hidden)
-    if not widths or any(int(w) < 1 for w in widths):
+    if isinstance(hidden, bool):
+        widths = None
+    elif isinstance(hidden, (int, np.integer)):
+        widths = ARCHITECTURES.get(int(hidden))
+    elif isinstance(hidden, (tuple, list)):
+        widths = tuple(hidden)
+    else:
+        widths = None
+    if not widths or any(isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1 for w in widths):
         raise ParameterError(
-            f"hidden={hidden!r}: give 1, 5 or 9 (the paper's architectures) or a list of positive widths."
+            f"hidden={hidden!r}: give 1, 5 or 9 (the paper's architectures) or a list of positive widths (whole numbers)."
         )
+    widths = tuple(int(w) for w in widths)
+    if isinstance(input_dim, bool) or not isinstance(input_dim, (int, np.integer)) or input_dim < 1:
+        raise ParameterError(f"input_dim={input_dim!r}: give the number of inputs, a whole number >= 1 (784).")
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
+        raise ParameterError(f"learning_rate={learning_rate!r}: give a number > 0, e.g. 1e-3.")
     code_at = min(range(len(widths)), key=lambda i: (widths[i], i))
     code_dim = widths[code_at]
     name = name or f"dense_ae_{len(widths)}"

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
 from keras import layers, ops
 
 from latentlab.batching import predict
+from latentlab.errors import DataFormatError, ParameterError
 
 VGG_WEIGHTS = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 VGG_LAYER = "block2_conv2"
@@ -34,19 +36,42 @@ def cached_vgg16_weights() -> Path | None:
     return path if path.is_file() else None
 
 
-def vgg16_features(weights: Path, image_shape) -> keras.Model:
+def _image_shape(image_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else ()
+    if len(shape) != 3 or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1 for d in shape):
+        raise ParameterError(f"image_shape={image_shape!r}: give (height, width, channels), e.g. (64, 64, 3).")
+    return tuple(int(d) for d in shape)
+
+
+def vgg16_features(weights: Path, image_shape: tuple[int, int, int]) -> keras.Model:
     """VGG16 up to ``block2_conv2`` from a weights file, on images in [0, 1] (it converts them to VGG's BGR input)."""
-    vgg = keras.applications.VGG16(include_top=False, weights=str(weights), input_shape=image_shape)
+    image_shape = _image_shape(image_shape)
+    if image_shape[2] != 3 or min(image_shape[:2]) < 32:
+        raise ParameterError(f"image_shape={image_shape}: VGG16 takes RGB images of at least 32x32 pixels.")
+    if not Path(weights).is_file():
+        raise DataFormatError(
+            f"VGG16 weights {weights} do not exist; run keras.applications.VGG16(include_top=False, "
+            "weights='imagenet') once on a machine with network, or use the factor CNN."
+        )
+    try:
+        vgg = keras.applications.VGG16(include_top=False, weights=str(weights), input_shape=image_shape)
+    except (OSError, ValueError, KeyError) as err:  # h5py raises OSError on truncation, Keras ValueError on layout
+        raise DataFormatError(
+            f"{weights} is not a readable VGG16 (no top) weights file ({type(err).__name__}: {err}); delete it and "
+            "let Keras download it again, or use kind='factor_cnn'."
+        ) from err
     x = keras.Input(image_shape)
     bgr = ops.flip(x * 255.0, axis=-1) - ops.convert_to_tensor(_VGG_MEAN_BGR, dtype=x.dtype)
     trunk = keras.Model(vgg.input, vgg.get_layer(VGG_LAYER).output)
     return keras.Model(x, trunk(bgr), name="vgg16_features")
 
 
-def build_factor_cnn(image_shape, groups: tuple[int, ...]) -> tuple[keras.Model, keras.Model]:
+def build_factor_cnn(image_shape: tuple[int, int, int], groups: tuple[int, ...]) -> tuple[keras.Model, keras.Model]:
     """A small CNN that recognises a scene's factors: one logit group per discrete factor (sizes ``groups``)
     and two regression outputs (the arm's axes). Returns the network and the feature extractor of its
     second conv block (what the perceptual loss compares)."""
+    image_shape = _image_shape(image_shape)
+    groups = _groups(groups)
     x = keras.Input(image_shape)
     h = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
     feats = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu", name="features")(h)
@@ -62,11 +87,11 @@ class FactorLoss(keras.losses.Loss):
     """Cross-entropy of each discrete factor (logit groups of sizes ``groups``) plus the squared error of the
     two axes (scaled to [0, 1]), per sample."""
 
-    def __init__(self, groups: tuple[int, ...] = (6, 6, 2, 3, 3), name: str = "factor_loss", **kwargs):
+    def __init__(self, groups: tuple[int, ...] = (6, 6, 2, 3, 3), name: str = "factor_loss", **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
-        self.groups = tuple(int(g) for g in groups)
+        self.groups = _groups(groups)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: Any, y_pred: Any) -> Any:
         total, at = 0.0, 0
         for size in self.groups:
             total = total + ops.categorical_crossentropy(
@@ -75,15 +100,33 @@ class FactorLoss(keras.losses.Loss):
             at += size
         return total + ops.sum(ops.square(y_true[:, at:] - y_pred[:, at:]), axis=-1)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**super().get_config(), "groups": self.groups}
+
+
+def _groups(groups: tuple[int, ...]) -> tuple[int, ...]:
+    try:
+        out = tuple(groups)
+    except TypeError:
+        out = ()
+    if not out or any(isinstance(g, bool) or not isinstance(g, (int, np.integer)) or g < 1 for g in out):
+        raise ParameterError(f"groups={groups!r}: give the sizes of the discrete factors, whole numbers >= 1.")
+    return tuple(int(g) for g in out)
 
 
 def unit_rms(model: keras.Model, reference: np.ndarray, name: str) -> keras.Model:
     """``model``'s outputs divided by their root-mean-square on ``reference`` images, as a frozen
     model named ``name``: feature distances then mean the same whatever network gives them."""
+    reference = np.asarray(reference, np.float32)
+    if reference.ndim < 2 or len(reference) == 0 or not np.isfinite(reference).all():
+        raise ParameterError(
+            f"reference images have shape {reference.shape}; give a non-empty batch of finite images in [0, 1]."
+        )
     ref = predict(model, reference, batch_size=128)
-    rms = float(np.sqrt(np.mean(np.square(ref)))) or 1.0
+    rms = float(np.sqrt(np.mean(np.square(np.asarray(ref, np.float64)))))
+    if not np.isfinite(rms):
+        raise ParameterError(f"{model.name} gives NaN or infinite features on the reference images; check its weights.")
+    rms = rms or 1.0
     x = keras.Input(model.input_shape[1:])
     scaled = keras.Model(x, layers.Rescaling(1.0 / rms)(model(x)), name=name)
     scaled.trainable = False

@@ -8,24 +8,27 @@ For a flat input X in R^d and reconstruction F(X):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import keras
 from keras import ops
 
 from latentlab.errors import ParameterError
 
 
-def _flat(x):
+def _flat(x: Any) -> Any:
     return ops.reshape(x, (ops.shape(x)[0], -1))
 
 
 @keras.saving.register_keras_serializable(package="latentlab")
-def mean_squared_error(y_true, y_pred):
+def mean_squared_error(y_true: Any, y_pred: Any) -> Any:
     """E1 per sample: mean over pixels of the squared difference."""
     return ops.mean(ops.square(_flat(y_pred) - _flat(y_true)), axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="latentlab")
-def binary_crossentropy(y_true, y_pred):
+def binary_crossentropy(y_true: Any, y_pred: Any) -> Any:
     """E2 per sample, averaged over pixels as Keras does (divide the paper's sum by d)."""
     eps = keras.config.epsilon()
     p = ops.clip(_flat(y_pred), eps, 1.0 - eps)
@@ -34,7 +37,7 @@ def binary_crossentropy(y_true, y_pred):
 
 
 @keras.saving.register_keras_serializable(package="latentlab")
-def euclidean_distance_loss(y_true, y_pred):
+def euclidean_distance_loss(y_true: Any, y_pred: Any) -> Any:
     """E3 per sample: the squared Euclidean distance ||F(X) - X||^2 (not averaged)."""
     return ops.sum(ops.square(_flat(y_pred) - _flat(y_true)), axis=-1)
 
@@ -42,9 +45,8 @@ def euclidean_distance_loss(y_true, y_pred):
 LOSSES = {"mse": mean_squared_error, "bce": binary_crossentropy, "euclidean": euclidean_distance_loss}
 
 
-def get_loss(name: str):
+def get_loss(name: str) -> Callable[[Any, Any], Any]:
     """The loss function called ``name`` (``mse``, ``bce`` or ``euclidean``)."""
-    try:
-        return LOSSES[name]
-    except KeyError:
-        raise ParameterError(f"Unknown loss {name!r}; choose one of {', '.join(LOSSES)}.") from None
+    if not isinstance(name, str) or name not in LOSSES:
+        raise ParameterError(f"Unknown loss {name!r}; choose one of {', '.join(LOSSES)}.")
+    return LOSSES[name]
