@@ -3,14 +3,26 @@ surfing each graph, over many pairs, by interpolationMSE, smoothness, latent len
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from latentlab import metrics
+from latentlab.errors import ParameterError
 from latentlab.latent.graph import LatentGraph, interpolation_codes
 
 
-def compare_interpolations(decode, z, images, pairs, n_frames: int, graphs: dict[str, LatentGraph], truth=None):
+def compare_interpolations(
+    decode: Callable[[np.ndarray], ArrayLike],
+    z: ArrayLike,
+    images: ArrayLike,
+    pairs: ArrayLike,
+    n_frames: int,
+    graphs: dict[str, LatentGraph],
+    truth: Callable[[int, int], dict[str, np.ndarray]] | None = None,
+) -> pd.DataFrame:
     """Score linear interpolation against surfing each graph, over image ``pairs`` ((p, 2) indices into
     codes ``z`` (n, d) and ``images`` (n, ...)). ``decode``: codes (m, d) -> images in [0, 1];
     ``truth``: optional ``(i, j) -> {path name: (n_frames, ...) images}`` of valid ground-truth paths.
@@ -18,10 +30,23 @@ def compare_interpolations(decode, z, images, pairs, n_frames: int, graphs: dict
     Returns a pandas DataFrame, one row per (pair, method): ``interpolationMSE`` (paper 5.1.1),
     ``smoothness`` (spread of frame steps), ``latent length``, and with ``truth`` ``GT straight`` (error
     against the first truth path) and ``GT best`` (minimum over the truth paths, paper 6.2.2)."""
+    pairs = np.asarray(pairs)
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or len(pairs) == 0 or not np.issubdtype(pairs.dtype, np.integer):
+        raise ParameterError(f"pairs have shape {pairs.shape} ({pairs.dtype}); give (p, 2) whole-number indices.")
+    if len(np.asarray(z)) != len(images):
+        raise ParameterError(f"{len(np.asarray(z))} codes for {len(images)} images: give one code per image.")
+    if pairs.min() < 0 or pairs.max() >= len(images):
+        raise ParameterError(f"pairs index images 0..{len(images) - 1}; got {pairs.min()}..{pairs.max()}.")
     rows, clips = [], []
-    for i, j in np.asarray(pairs):
+    for i, j in pairs:
         codes = interpolation_codes(z, int(i), int(j), n_frames, graphs)
         frames = np.asarray(decode(np.concatenate(list(codes.values()))))
+        want = (len(codes) * n_frames, *np.shape(images)[1:])
+        if frames.shape != want:
+            raise ParameterError(
+                f"decode returned {frames.shape} for {want[0]} codes; it must give one image like the dataset's "
+                f"{np.shape(images)[1:]} per code."
+            )
         frames = frames.reshape(len(codes), n_frames, *np.shape(images)[1:])
         truths = truth(int(i), int(j)) if truth is not None else None
         for (method, c), f in zip(codes.items(), frames):

@@ -47,7 +47,8 @@ def build_dense_autoencoder(
         widths = None
     if not widths or any(isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1 for w in widths):
         raise ParameterError(
-            f"hidden={hidden!r}: give 1, 5 or 9 (the paper's architectures) or a list of positive widths (whole numbers)."
+            f"hidden={hidden!r}: give 1, 5 or 9 (the paper's architectures) or a list of positive widths "
+            "(whole numbers)."
         )
     widths = tuple(int(w) for w in widths)
     if isinstance(input_dim, bool) or not isinstance(input_dim, (int, np.integer)) or input_dim < 1:
