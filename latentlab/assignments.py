@@ -15,12 +15,17 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
 from latentlab.config import build_dir, project_root
 from latentlab.errors import LatentlabError
+
+if TYPE_CHECKING:
+    from nbgrader.apps import NbGraderAPI
 
 COURSE_ID = "latentlab"
 SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
@@ -38,7 +43,7 @@ def exercise_notebooks(folder: Path | None = None) -> list[Path]:
 
 
 @contextlib.contextmanager
-def _venv_on_path():
+def _venv_on_path() -> Iterator[None]:
     """nbgrader runs the ``alembic`` command of its own environment; make sure it is found even
     when Python was started as ``.venv/bin/python`` without activating the environment."""
     old = os.environ.get("PATH", "")
@@ -49,7 +54,7 @@ def _venv_on_path():
         os.environ["PATH"] = old
 
 
-def _api(root: Path, execute_timeout: int = 900):
+def _api(root: Path, execute_timeout: int = 900) -> NbGraderAPI:
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 

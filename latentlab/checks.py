@@ -60,7 +60,7 @@ class Check:
 class Checks:
     """Collects the checks of one notebook run (``cfg`` from :func:`latentlab.config.load`)."""
 
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self.items: list[Check] = []
 

@@ -229,7 +229,7 @@ class Config:
         """Where this notebook's training state lives, per profile and seed (resumable runs)."""
         return self.out_dir / "checkpoints" / f"{self.profile}-seed{self.seed}"
 
-    def scope(self):
+    def scope(self) -> contextlib.AbstractContextManager[Any]:
         """Context in which to build models: ``tf.distribute.MirroredStrategy`` over every visible
         GPU on the TensorFlow backend (so ``full`` uses them all), a no-op elsewhere."""
         import keras

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from latentlab.config import Config, build_dir
 from latentlab.data.sources import DataSource
@@ -58,7 +59,7 @@ def save_metrics(cfg: Config, metrics: dict, source: DataSource | str | None = N
     return write_json(cfg.out_dir / "metrics.json", record, indent=2, allow_nan=False)
 
 
-def save_arrays(cfg: Config, name: str, **arrays) -> Path:
+def save_arrays(cfg: Config, name: str, **arrays: ArrayLike) -> Path:
     """Save the arrays a notebook's claims rest on as ``<out_dir>/<name>.npz``."""
     return save_npz(cfg.out_dir / f"{name}.npz", **{k: np.asarray(v) for k, v in arrays.items()})
 

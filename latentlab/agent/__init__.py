@@ -7,6 +7,8 @@
 scored against the goal, real images, a discriminator and a classifier; the reference paths).
 """
 
+from __future__ import annotations
+
 from latentlab.agent.model import MODES, AgentConfig, InterpolationAgent
 from latentlab.agent.scoring import (
     cross_dissolve,

@@ -13,41 +13,48 @@ the agent itself):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from keras import ops
 
 from latentlab.agent.networks import bernoulli_entropy
 
+if TYPE_CHECKING:
+    from latentlab.agent.model import AgentConfig
 
-def returns_to_go(rewards):
+Tensor = Any  # a backend tensor (or anything keras.ops converts to one)
+
+
+def returns_to_go(rewards: Tensor) -> Tensor:
     """G_t = sum of the rewards from step t on: (n, T) -> (n, T)."""
     return ops.flip(ops.cumsum(ops.flip(rewards, axis=1), axis=1), axis=1)
 
 
-def _return(rewards):
+def _return(rewards: Tensor) -> Tensor:
     return ops.mean(ops.sum(rewards, axis=1))
 
 
-def _reinforce(log_probs, advantage, mask=None):
+def _reinforce(log_probs: Tensor, advantage: Tensor, mask: Tensor | None = None) -> Tensor:
     terms = log_probs * advantage[:, : ops.shape(log_probs)[1]]
     return -ops.mean(ops.sum(terms if mask is None else mask * terms, axis=1))
 
 
-def bptt_loss(episode, rewards, advantage, config):
+def bptt_loss(episode: dict[str, Tensor], rewards: Tensor, advantage: Tensor, config: AgentConfig) -> Tensor:
     """Minus the batch-averaged return: every reward is differentiable through the states."""
     return -_return(rewards)
 
 
-def pg_loss(episode, rewards, advantage, config):
+def pg_loss(episode: dict[str, Tensor], rewards: Tensor, advantage: Tensor, config: AgentConfig) -> Tensor:
     """REINFORCE with the value baseline on the log-likelihood of every sampled action (and flow)."""
     return _reinforce(episode["log_probs"], advantage)
 
 
-def hybrid_loss(episode, rewards, advantage, config):
+def hybrid_loss(episode: dict[str, Tensor], rewards: Tensor, advantage: Tensor, config: AgentConfig) -> Tensor:
     """T by BPTT (the return through the states), pi by REINFORCE on its sampled, fixed actions."""
     return -_return(rewards) + _reinforce(episode["log_probs"], advantage)
 
 
-def stop_loss(episode, rewards, advantage, config):
+def stop_loss(episode: dict[str, Tensor], rewards: Tensor, advantage: Tensor, config: AgentConfig) -> Tensor:
     """BPTT for pi's action and T, REINFORCE for the STOP unit while the episode runs, minus
     ``config.stop_entropy`` times the STOP unit's entropy (keeps it from stopping at once for good)."""
     alive = episode["alive"][:, :-1]

@@ -27,6 +27,8 @@ agent batch on fresh episodes (:class:`~latentlab.agent.training.DiscriminatorUp
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -39,15 +41,16 @@ from latentlab.errors import ParameterError
 
 MODES = tuple(LOSSES)
 TRACKED = ("return", "final_distance", "steps", "value_loss", "disc_loss", "realism", "policy_std")
+Tensor = Any  # a backend tensor (or anything keras.ops converts to one)
 
 
-def _whole(name: str, value, least: int = 1) -> int:
+def _whole(name: str, value: Any, least: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
         raise ParameterError(f"{name}={value!r}: give a whole number >= {least}.")
     return int(value)
 
 
-def _number(name: str, value, low: float = 0.0, strict: bool = False) -> float:
+def _number(name: str, value: Any, low: float = 0.0, strict: bool = False) -> float:
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float, np.integer, np.floating))
@@ -94,7 +97,7 @@ class AgentConfig:
     discriminator_steps: int = 1
     seed: int = 0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         shape = tuple(self.image_shape)
         if len(shape) != 3 or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1 for d in shape):
             raise ParameterError(f"image_shape={self.image_shape!r}: give (height, width, channels), e.g. (28, 28, 1).")
@@ -121,7 +124,7 @@ class AgentConfig:
             _number("discriminator_lr", self.discriminator_lr, strict=True)
             _whole("discriminator_steps", self.discriminator_steps)
 
-    def replace(self, **changes) -> AgentConfig:
+    def replace(self, **changes: Any) -> AgentConfig:
         """A copy with ``changes`` (checked like the original)."""
         return dataclasses.replace(self, **changes)
 
@@ -142,7 +145,13 @@ class InterpolationAgent(keras.Model):
     ``final_distance`` is always the per-pixel MSE, so agents trained with different distances compare.
     """
 
-    def __init__(self, config: AgentConfig | None = None, features=None, name: str | None = None, **changes):
+    def __init__(
+        self,
+        config: AgentConfig | None = None,
+        features: keras.Model | None = None,
+        name: str | None = None,
+        **changes: Any,
+    ) -> None:
         fields = {f.name for f in dataclasses.fields(AgentConfig)}
         unknown = set(changes) - fields
         if unknown:
@@ -180,7 +189,7 @@ class InterpolationAgent(keras.Model):
         self.transformer.get_layer("transformer_flow_log_std").trainable = c.mode == "pg"
         self.trackers = {k: keras.metrics.Mean(name=k) for k in TRACKED}
 
-    def _sample_flow(self, params):
+    def _sample_flow(self, params: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """Flow of the stochastic transformer and its log-likelihood (eq. 7, or the low-resolution eq. 8)."""
         mean, log_std = params["flow"], params["flow_log_std"]
         h, w = self.config.image_shape[:2]
@@ -195,13 +204,13 @@ class InterpolationAgent(keras.Model):
         # per-pixel mean log-likelihood (a constant rescaling of eq. 6 that keeps T's and pi's terms comparable)
         return flow, networks.gaussian_log_prob(flow, mean, log_std) / float(h * w * 2)
 
-    def _realism_logits(self, states):
+    def _realism_logits(self, states: Tensor) -> Tensor:
         """D's logits with D's weights held fixed (the agent's reward must not train D)."""
         frozen = [ops.stop_gradient(v) for v in self.discriminator.trainable_variables]
         logits, _ = self.discriminator.stateless_call(frozen, self.discriminator.non_trainable_variables, states)
         return logits
 
-    def _stop(self, logit, last: bool, training: bool):
+    def _stop(self, logit: Tensor, last: bool, training: bool) -> Tensor:
         """The STOP decision (n,): sampled in training, p > 0.5 in inference, always at the end of the budget."""
         if last:
             return ops.ones_like(logit)
@@ -210,7 +219,9 @@ class InterpolationAgent(keras.Model):
             return ops.cast(u < ops.sigmoid(logit), logit.dtype)
         return ops.cast(logit > 0, logit.dtype)
 
-    def step(self, state, goal, pi: dict, training: bool = False):
+    def step(
+        self, state: Tensor, goal: Tensor, pi: dict[str, Tensor], training: bool = False
+    ) -> tuple[Tensor, Tensor | None, Tensor]:
         """One transition from ``state`` with pi's output ``pi`` (its action distribution for this state):
         returns the next state, the log-likelihood of the sampled action (``None`` where the mode trains pi
         by BPTT) and the mean standard deviation of the action (n,)."""
@@ -229,7 +240,7 @@ class InterpolationAgent(keras.Model):
         next_state = ops.stop_gradient(networks.apply_transformations(state, params, flow))
         return next_state, log_prob + flow_log_prob, ops.mean(std, axis=1)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs: Sequence[Tensor], training: bool = False) -> dict[str, Tensor]:
         start, goal = (ops.convert_to_tensor(x) for x in inputs)
         n, stopping = ops.shape(start)[0], self.config.mode == "bptt_stop"
         state, alive, final = start, ops.ones((n,), start.dtype), ops.zeros_like(start)
@@ -272,7 +283,7 @@ class InterpolationAgent(keras.Model):
             )
         return out
 
-    def rewards(self, episode, start, goal):
+    def rewards(self, episode: dict[str, Tensor], start: Tensor, goal: Tensor) -> tuple[Tensor, Tensor]:
         """Per-step rewards (n, n_steps + 1): step penalty and realism of each new state while the episode
         runs, closeness to the goal where it ends, the budget penalty if it never stopped; and the realism
         reward of each new state (n, n_steps), 0 after the episode ended."""
@@ -292,13 +303,20 @@ class InterpolationAgent(keras.Model):
             ended_at = ops.concatenate([ops.zeros((n, T), alive.dtype), ops.ones((n, 1), alive.dtype)], axis=1)
         return step_r + ended_at * end_r[:, None], moved * realism
 
-    def discriminator_loss(self, start, goal, episode):
+    def discriminator_loss(self, start: Tensor, goal: Tensor, episode: dict[str, Tensor]) -> Tensor:
         """D's loss: real ``start`` and ``goal`` images against the agent's (``stop_gradient``-ed) new states."""
         fakes = ops.stop_gradient(ops.reshape(episode["states"][:, 1:], (-1, *self.config.image_shape)))
         reals = ops.concatenate([start, goal], axis=0)
         return ops.mean(ops.softplus(-self.discriminator(reals))) + ops.mean(ops.softplus(self.discriminator(fakes)))
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    def compute_loss(
+        self,
+        x: Sequence[Tensor] | None = None,
+        y: Tensor | None = None,
+        y_pred: dict[str, Tensor] | None = None,
+        sample_weight: Tensor | None = None,
+        training: bool = True,
+    ) -> Tensor:
         start, goal = (ops.convert_to_tensor(v) for v in x)
         episode, alive = y_pred, y_pred["alive"]
         r, realism = self.rewards(episode, start, goal)
@@ -320,11 +338,11 @@ class InterpolationAgent(keras.Model):
         joint = 0.0 if self.config.discriminator_lr is not None else 1.0
         return agent_loss + value_loss + joint * disc_loss
 
-    def interpolate(self, start, goal, batch_size: int = 256) -> dict[str, np.ndarray]:
+    def interpolate(self, start: np.ndarray, goal: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
         """Run deterministic episodes (mean actions, STOP at p > 0.5) on arrays (n, h, w, c) in [0, 1]:
         ``states`` (n, n_steps + 1, h, w, c), ``final`` (n, h, w, c), ``steps`` (n,), ``alive`` (n, n_steps + 1)."""
 
-        def episode(s, g):
+        def episode(s: np.ndarray, g: np.ndarray) -> dict[str, Tensor]:
             ep = self([s, g], training=False)
             return {k: ep[k] for k in ("states", "final", "steps", "alive")}
 

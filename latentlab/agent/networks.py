@@ -10,6 +10,8 @@ REINFORCE baseline; the discriminator scores realism. All four are functional Ke
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 from keras import layers, ops
@@ -20,9 +22,10 @@ from latentlab.errors import ParameterError
 TRANSFORMATIONS = ("warp", "recolor", "blend")
 #: Share of each pixel that recolouring and synthesis replace at initialisation: T starts near the identity.
 INITIAL_SHARE = 1.0 / (1.0 + math.exp(3.0))
+Tensor = Any  # a backend tensor (or anything keras.ops converts to one)
 
 
-def _trunk(x, width: int, name: str):
+def _trunk(x: keras.KerasTensor, width: int, name: str) -> keras.KerasTensor:
     """The DCGAN-discriminator-like trunk of pi, V and D (paper Fig. 2a): strided convs, one dense."""
     for i, f in enumerate((width, 2 * width)):
         x = layers.Conv2D(f, 4, strides=2, padding="same", name=f"{name}_conv{i}")(x)
@@ -32,7 +35,11 @@ def _trunk(x, width: int, name: str):
 
 
 def build_policy(
-    image_shape=(28, 28, 1), action_dim: int = 16, width: int = 16, stop_bias: float = -2.0, name: str = "policy"
+    image_shape: tuple[int, int, int] = (28, 28, 1),
+    action_dim: int = 16,
+    width: int = 16,
+    stop_bias: float = -2.0,
+    name: str = "policy",
 ) -> keras.Model:
     """pi(a | s; s_goal): inputs ``[state, goal]`` (n, h, w, c) each; outputs a dict with ``mean`` and
     ``log_std`` (n, action_dim) of the Gaussian action and ``stop_logit`` (n,) of the STOP unit (its bias
@@ -47,27 +54,29 @@ def build_policy(
     )
 
 
-def build_value(image_shape=(28, 28, 1), width: int = 16, name: str = "value") -> keras.Model:
+def build_value(image_shape: tuple[int, int, int] = (28, 28, 1), width: int = 16, name: str = "value") -> keras.Model:
     """V(s; s_goal), the baseline: the policy's trunk with one output. ``[state, goal]`` -> (n,)."""
     s, g = keras.Input(image_shape, name="state"), keras.Input(image_shape, name="goal")
     h = _trunk(layers.Concatenate()([s, g, s - g]), width, name)
     return keras.Model([s, g], layers.Dense(1, name=f"{name}_out")(h)[:, 0], name=name)
 
 
-def build_discriminator(image_shape=(28, 28, 1), width: int = 16, name: str = "discriminator") -> keras.Model:
+def build_discriminator(
+    image_shape: tuple[int, int, int] = (28, 28, 1), width: int = 16, name: str = "discriminator"
+) -> keras.Model:
     """D(s): (n, h, w, c) -> (n,) logit that ``s`` is a real image."""
     s = keras.Input(image_shape, name="image")
     return keras.Model(s, layers.Dense(1, name=f"{name}_out")(_trunk(s, width, name))[:, 0], name=name)
 
 
-def _up(x, filters: int, name: str):
+def _up(x: keras.KerasTensor, filters: int, name: str) -> keras.KerasTensor:
     """Resize-convolution: a 3x3 conv at the coarse resolution, then bilinear upsampling by 2 (no transposed
     convolution, so no checkerboard grid in what T paints)."""
     x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)(x)
     return layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_up")(x)
 
 
-def _share(features, step_share: float, name: str):
+def _share(features: keras.KerasTensor, step_share: float, name: str) -> keras.KerasTensor:
     """A mask (n, h, w, 1) in [0, step_share]: the share of each pixel a transformation replaces in one step."""
     bias = math.log(INITIAL_SHARE / (step_share - INITIAL_SHARE))  # starts at INITIAL_SHARE whatever the cap
     logits = layers.Conv2D(
@@ -82,9 +91,9 @@ def _share(features, step_share: float, name: str):
 
 
 def build_transformer(
-    image_shape=(28, 28, 1),
+    image_shape: tuple[int, int, int] = (28, 28, 1),
     action_dim: int = 16,
-    transformations=("warp",),
+    transformations: Sequence[str] = ("warp",),
     width: int = 16,
     max_flow: float = 3.0,
     step_share: float = 1.0,
@@ -145,7 +154,7 @@ def build_transformer(
     return keras.Model([s, a], out, name=name)
 
 
-def apply_transformations(images, params: dict, flow=None):
+def apply_transformations(images: Tensor, params: dict[str, Tensor], flow: Tensor | None = None) -> Tensor:
     """Apply the transformer's outputs ``params`` to ``images`` (n, h, w, c): warp by ``flow`` (default
     ``params["flow"]``), then recolour and blend when their parameters are present. Clipped to [0, 1]."""
     out = warp(images, params["flow"] if flow is None else flow)
@@ -156,19 +165,19 @@ def apply_transformations(images, params: dict, flow=None):
     return ops.clip(out, 0.0, 1.0)
 
 
-def gaussian_log_prob(x, mean, log_std):
+def gaussian_log_prob(x: Tensor, mean: Tensor, log_std: Tensor) -> Tensor:
     """Log-density of ``x`` under N(mean, exp(log_std)^2), summed over every axis but the first: (n,)."""
     z = (x - mean) * ops.exp(-log_std)
     per_dim = -0.5 * ops.square(z) - log_std - 0.5 * math.log(2 * math.pi)
     return ops.sum(ops.reshape(per_dim, (ops.shape(per_dim)[0], -1)), axis=1)
 
 
-def bernoulli_log_prob(sample, logit):
+def bernoulli_log_prob(sample: Tensor, logit: Tensor) -> Tensor:
     """Log-probability of ``sample`` (0/1) under Bernoulli(sigmoid(logit)): (n,)."""
     return sample * ops.log_sigmoid(logit) + (1.0 - sample) * ops.log_sigmoid(-logit)
 
 
-def bernoulli_entropy(logit):
+def bernoulli_entropy(logit: Tensor) -> Tensor:
     """Entropy of Bernoulli(sigmoid(logit)), elementwise."""
     p, q = ops.sigmoid(logit), ops.sigmoid(-logit)
     return -(p * ops.log_sigmoid(logit) + q * ops.log_sigmoid(-logit))

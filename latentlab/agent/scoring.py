@@ -5,6 +5,9 @@ autoencoder's code space."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import keras
 import numpy as np
 from keras import ops
@@ -13,6 +16,8 @@ from latentlab.agent.model import InterpolationAgent
 from latentlab.batching import map_batches
 from latentlab.errors import ParameterError
 from latentlab.metrics import detail_energy, nearest_distances
+
+Tensor = Any  # a backend tensor (or anything keras.ops converts to one)
 
 
 def transformation_usage(
@@ -38,7 +43,7 @@ def transformation_usage(
         key for key, t in (("recolor", "recolor"), ("synthesis", "blend")) if t in model.config.transformations
     ]
 
-    def per_image(s, g):
+    def per_image(s: np.ndarray, g: np.ndarray) -> dict[str, Tensor]:
         s, g = ops.convert_to_tensor(s), ops.convert_to_tensor(g)
         params = model.transformer([s, model.policy([s, g])["mean"]])
         maps = {
@@ -74,7 +79,13 @@ def cross_dissolve(start: np.ndarray, goal: np.ndarray, n_frames: int) -> np.nda
     return (1 - t) * start[:, None] + t * goal[:, None]
 
 
-def latent_interpolation(encode, decode, start: np.ndarray, goal: np.ndarray, n_frames: int) -> np.ndarray:
+def latent_interpolation(
+    encode: Callable[[np.ndarray], Tensor],
+    decode: Callable[[np.ndarray], Tensor],
+    start: np.ndarray,
+    goal: np.ndarray,
+    n_frames: int,
+) -> np.ndarray:
     """Linear interpolation in an autoencoder's code space, as a path comparable to an agent's:
     ``encode`` maps images (n, h, w, c) to codes (n, d), ``decode`` codes to images (any shape that
     reshapes to (n, h, w, c)). Returns (n, n_frames, h, w, c): frame 0 is the start image itself (where

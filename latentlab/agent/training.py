@@ -3,6 +3,7 @@ discriminator's own updates."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -34,12 +35,12 @@ class DiscriminatorUpdates(keras.callbacks.Callback):
     random training pairs. Draws are seeded by ``seed``. D's optimizer state is saved in the agent's
     checkpoints (:func:`latentlab.models.fit`) and restored on resume."""
 
-    def __init__(self, start: np.ndarray, goal: np.ndarray, batch_size: int, seed: int = 0):
+    def __init__(self, start: np.ndarray, goal: np.ndarray, batch_size: int, seed: int = 0) -> None:
         super().__init__()
         self.start, self.goal, self.batch_size = start, goal, int(batch_size)
         self.rng = np.random.default_rng(seed)
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         model, n = self.model, 2 * self.batch_size
         i = self.rng.integers(len(self.start), size=self.batch_size)
         ep = model.predict_on_batch([self.start[i], self.goal[i]])
@@ -66,8 +67,8 @@ def train_agent(
     batch_size: int = 32,
     learning_rate: float = 3e-3,
     checkpoint_dir: str | Path | None = None,
-    verbose="auto",
-    callbacks=(),
+    verbose: int | str = "auto",
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> dict[str, list[float]]:
     """Compile ``model`` (Adam, gradient norm clipped at 1, no XLA) and train it on the pairs with
     :func:`latentlab.models.fit` (resumable; a NaN loss raises :class:`~latentlab.errors.TrainingError`).

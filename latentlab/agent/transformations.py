@@ -6,10 +6,14 @@ transformer network that predicts their parameters can be trained by backpropaga
 
 from __future__ import annotations
 
+from typing import Any
+
 from keras import ops
 
+Tensor = Any  # a backend tensor (or anything keras.ops converts to one)
 
-def warp(images, flow, padding: str = "zeros"):
+
+def warp(images: Tensor, flow: Tensor, padding: str = "zeros") -> Tensor:
     """Bilinear warping, paper eq. (2): ``O(x, y) = I{x + F(x, y, 1), y + F(x, y, 2)}``.
 
     ``images`` (n, h, w, c), ``flow`` (n, h, w, 2) in pixels (channel 0: x / width offset, channel 1:
@@ -31,7 +35,7 @@ def warp(images, flow, padding: str = "zeros"):
     wx, wy = (x - x0)[..., None], (y - y0)[..., None]
     flat = ops.reshape(images, (-1, h * w, c))
 
-    def read(yi, xi):
+    def read(yi: Tensor, xi: Tensor) -> Tensor:
         inside = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)
         idx = ops.cast(ops.clip(yi, 0, h - 1) * w + ops.clip(xi, 0, w - 1), "int32")
         idx = ops.clip(idx, 0, h * w - 1)  # a NaN position must give NaN, not an out-of-range read
@@ -44,7 +48,7 @@ def warp(images, flow, padding: str = "zeros"):
     return (1.0 - wy) * top + wy * bottom
 
 
-def recolor(images, alpha, A, b):
+def recolor(images: Tensor, alpha: Tensor, A: Tensor, b: Tensor) -> Tensor:
     """Affine recolouring, paper eq. (3): ``O = alpha I + (1 - alpha) (A I + b)`` per pixel.
 
     ``images`` (n, h, w, c), ``alpha`` (n, h, w, 1) in [0, 1] (1 keeps the pixel), ``A`` (n, c, c),
@@ -55,7 +59,7 @@ def recolor(images, alpha, A, b):
     return alpha * images + (1.0 - alpha) * recoloured
 
 
-def blend(images, alpha, direct):
+def blend(images: Tensor, alpha: Tensor, direct: Tensor) -> Tensor:
     """Blending with direct synthesis, paper eq. (4): ``O = alpha I + (1 - alpha) D``.
 
     ``images`` and ``direct`` (n, h, w, c), ``alpha`` (n, h, w, 1) in [0, 1]. Returns (n, h, w, c).

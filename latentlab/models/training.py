@@ -160,7 +160,7 @@ class Checkpoint(keras.callbacks.Callback):
     weights file carries the epoch in its name and ``state.json`` is replaced last, so a crash at any moment
     leaves a consistent checkpoint; the previous weights file is removed only after that."""
 
-    def __init__(self, folder: Path, sig: str, history: dict[str, list[float]], every: int = 1):
+    def __init__(self, folder: Path, sig: str, history: dict[str, list[float]], every: int = 1) -> None:
         super().__init__()
         self.folder, self.sig, self.history, self.every = Path(folder), sig, history, every
 
@@ -222,7 +222,7 @@ class Progress(keras.callbacks.Callback):
     """One progress bar (``tqdm.auto``: a widget in a notebook, a single line in a terminal) over every batch of
     a fit, with its ETA and, after each epoch, the epoch and its losses."""
 
-    def __init__(self, description: str, epochs: int, initial_epoch: int = 0, steps: int | None = None):
+    def __init__(self, description: str, epochs: int, initial_epoch: int = 0, steps: int | None = None) -> None:
         super().__init__()
         self.description, self.epochs, self.initial_epoch, self.steps = description, epochs, initial_epoch, steps
         self.bar, self.done, self.per_epoch = None, 0, 0
