@@ -31,7 +31,7 @@ def _numeric(x: ArrayLike, name: str) -> np.ndarray:
     if arr.ndim == 0:
         raise ParameterError(f"{name} is a single number; give a batch (n, ...).")
     if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
-        bad = int((~np.isfinite(arr)).reshape(len(arr), -1).any(1).sum()) if arr.size else 0
+        bad = int(_rows(~np.isfinite(arr)).any(1).sum())
         raise ParameterError(
             f"{name} contains NaN or infinite values (in {bad} of {len(arr)} items); find where they come from "
             "(a diverged model, a division by zero) or drop those items."
@@ -44,9 +44,13 @@ def _finite(x: ArrayLike, name: str) -> np.ndarray:
     return _numeric(x, name).astype(np.float32)
 
 
+def _rows(x: np.ndarray) -> np.ndarray:
+    """(n, ...) -> (n, d), also for n = 0."""
+    return x.reshape(len(x), int(np.prod(x.shape[1:])))
+
+
 def _flat(x: ArrayLike, name: str = "images") -> np.ndarray:
-    x = _finite(x, name)
-    return x.reshape(len(x), -1)
+    return _rows(_finite(x, name))
 
 
 def _unit_images(x: ArrayLike, name: str = "images", check_range: bool = True) -> np.ndarray:
@@ -84,7 +88,7 @@ def reconstruction_errors(x: ArrayLike, x_hat: ArrayLike) -> dict[str, float]:
     reports it) and ``euclidean`` (E3 = ||x_hat - x||^2). Images and reconstructions in [0, 1]
     (uint8 counts as [0, 1])."""
     x, x_hat = _unit_images(x, "images"), _unit_images(x_hat, "reconstructions")
-    x, x_hat = x.reshape(len(x), -1), x_hat.reshape(len(x_hat), -1)
+    x, x_hat = _rows(x), _rows(x_hat)
     if x.shape != x_hat.shape:
         raise ParameterError(f"Images and reconstructions differ in shape: {x.shape} vs {x_hat.shape}.")
     _not_empty(x, "images")
@@ -99,7 +103,7 @@ def pairwise_bce(targets: ArrayLike, candidates: ArrayLike, chunk: int = 4096) -
     target (n, d), both in [0, 1]: an (n, m) matrix, computed by matrix products in chunks."""
     t = _unit_images(targets, "targets")
     c_all = _unit_images(candidates, "candidates")
-    t, c_all = t.reshape(len(t), -1), c_all.reshape(len(c_all), -1)
+    t, c_all = _rows(t), _rows(c_all)
     _same_width(t, c_all, "targets and candidates")
     out = np.empty((len(t), len(c_all)), np.float32)
     for s in batch_slices(len(c_all), chunk):
@@ -402,7 +406,7 @@ def path_smoothness(frames: ArrayLike) -> float:
     """Spread of the distances between consecutive frames (n, ...), n >= 3: their coefficient of
     variation std / mean (0 = an evenly paced animation; large = jumps between near-still stretches)."""
     f = _unit_images(frames, "frames", check_range=False)
-    f = f.reshape(len(f), -1).astype(np.float64)
+    f = _rows(f).astype(np.float64)
     if len(f) < 3:
         raise ParameterError(f"path_smoothness needs at least 3 frames, got {len(f)}.")
     steps = np.linalg.norm(np.diff(f, axis=0), axis=1)
