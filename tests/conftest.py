@@ -32,3 +32,14 @@ def small_mnist(mnist):
 
     (x, y), _ = mnist
     return to_vectors(x[:2000]), np.asarray(y[:2000])
+
+
+@pytest.fixture(scope="session")
+def smoke_runs(tmp_path_factory):
+    """Every notebook executed once in the smoke profile with seed 0 (``latentlab.runner``), for every test that
+    needs an executed notebook: ``(build folder, {"01": NotebookRun, ...})``."""
+    from latentlab import runner
+
+    build = tmp_path_factory.mktemp("smoke")
+    runs = runner.run(profile="smoke", seed=0, build=build, log=lambda line: None)
+    return build, {r.notebook: r for r in runs}

@@ -1,13 +1,16 @@
 """Student versions come from the instructor notebooks through nbgrader, and grade as they should.
 
 Every exercise notebook: the student version carries no solution and no hidden test, and handed in
-unsolved it fails exactly its exercise tests. Notebook 01 is also handed in solved and must get full
-marks (for the others, the instructor notebook, which holds the same solutions and hidden tests,
-passes under nbval in `make test`)."""
+unsolved it fails exactly its exercise tests (graded up to its last exercise, once it is shown that no later
+cell uses what the exercises define). Notebook 01 is also handed in solved and must get full marks (for the
+others, the instructor notebook, which holds the same solutions and hidden tests, passes in
+tests/test_notebooks.py)."""
 
+import ast
 import json
 from pathlib import Path
 
+import nbformat
 import pytest
 
 pytest.importorskip("nbgrader", reason="install the test extra: pip install -e '.[test]'")
@@ -24,7 +27,7 @@ def _graded(nb: dict) -> dict[str, dict]:
 
 
 def _between(text: str, begin: str, end: str) -> list[str]:
-    return [l.strip() for l in text.split(begin)[1].split(end)[0].splitlines() if l.strip()]
+    return [line.strip() for line in text.split(begin)[1].split(end)[0].splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
@@ -66,16 +69,43 @@ def _failing_cells(path: Path) -> set[str]:
     }
 
 
+def _names(source: str, kinds: tuple[type, ...]) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and ast.FunctionDef in kinds:
+            found.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, kinds):
+            found.add(node.id)
+    return found
+
+
+def _up_to_the_last_exercise(released: Path) -> nbformat.NotebookNode:
+    """The student version cut after its last graded cell, once it is shown that no later cell uses a name the
+    exercises define (so the cut cannot hide a failure caused by an unsolved exercise)."""
+    nb = nbformat.read(released, as_version=4)
+    meta = [c.get("metadata", {}).get("nbgrader", {}) for c in nb.cells]
+    last = max(i for i, m in enumerate(meta) if m.get("grade") or m.get("solution"))
+    defined = set().union(
+        *(_names(c.source, (ast.Store, ast.FunctionDef)) for c, m in zip(nb.cells, meta) if m.get("solution"))
+    )
+    used_later = set().union(*(_names(c.source, (ast.Load,)) for c in nb.cells[last + 1 :] if c.cell_type == "code"))
+    assert not defined & used_later, f"cells after the exercises use what they define: {defined & used_later}"
+    nb.cells = nb.cells[: last + 1]
+    return nb
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", EXERCISES, ids=lambda p: p.name[:2])
 def test_unsolved_version_fails_exactly_the_exercise_tests(course, notebook, monkeypatch):
     monkeypatch.setenv("LATENTLAB_PROFILE", "smoke")
     root, released = course
-    scores = assignments.autograde(root, notebook.stem, "blank", released[notebook])
+    scores = assignments.autograde(root, notebook.stem, "blank", _up_to_the_last_exercise(released[notebook]))
     tests = {g for g in scores if g.endswith("_tests")}
     assert tests and all(scores[g][0] == 0 < scores[g][1] for g in tests), scores
     assert _failing_cells(root / "autograded" / "blank" / notebook.stem / notebook.name) == tests
 
 
+@pytest.mark.slow
 def test_solved_version_gets_full_marks(course, monkeypatch):
     monkeypatch.setenv("LATENTLAB_PROFILE", "smoke")
     root, released = course

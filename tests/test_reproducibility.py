@@ -1,28 +1,21 @@
-"""Same seed, same numbers: the smoke pipeline of notebook 01, run twice from scratch."""
+"""Same seed, same numbers: notebooks 01 (dense AE, GMMs) and 05 (every agent, with deterministic kernels) run a
+second time in smoke from scratch, and every number of metrics.json must equal the first run's."""
 
 import json
-from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
+import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = ROOT / "notebooks" / "01_mnist_dense_autoencoder_gmm_sampling.ipynb"
+from latentlab import runner
 
 
-def _run(build: Path, monkeypatch) -> dict:
-    monkeypatch.setenv("LATENTLAB_BUILD", str(build))
-    monkeypatch.setenv("LATENTLAB_PROFILE", "smoke")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}
-    ).execute()
-    return json.loads((build / NOTEBOOK.stem / "metrics.json").read_text())
-
-
-def test_smoke_pipeline_twice_gives_the_same_metrics(tmp_path, monkeypatch):
-    first = _run(tmp_path / "a", monkeypatch)
-    second = _run(tmp_path / "b", monkeypatch)
-    assert first["profile"] == "smoke"
-    assert first["metrics"]["sampler_scores"], "the run produced no scores"
-    assert first == second
+@pytest.mark.slow
+@pytest.mark.parametrize("number", ["01", "05"])
+def test_a_second_smoke_run_gives_the_same_metrics(smoke_runs, number, tmp_path):
+    build, runs = smoke_runs
+    first = runs[number]
+    assert first.ok, first.error
+    again = runner.run([number], profile="smoke", seed=0, build=tmp_path, html=False, log=lambda line: None)[0]
+    assert again.ok, again.error
+    one, two = (json.loads((b / first.stem / "metrics.json").read_text()) for b in (build, tmp_path))
+    assert one["seed"] == two["seed"] == 0 and one["metrics"], "the run produced no metrics"
+    assert one == two
