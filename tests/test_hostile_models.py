@@ -218,6 +218,9 @@ def test_the_vae_refuses_images_outside_its_range_and_nan_weights(tiny):
         tiny.encode(np.full((1, 8, 8, 3), np.nan, np.float32))
     with pytest.raises(ParameterError, match="Latents contain NaN"):
         tiny.decode(np.full((1, 2, 2, 4), np.nan, np.float32))
+    for batch_size in (0, -2, 1.5):
+        with pytest.raises(ParameterError, match="batch_size"):
+            tiny.encode(np.zeros((1, 8, 8, 3), np.float32), batch_size=batch_size)
     state = tiny.state_dict()
     before = tiny.decode(np.zeros((1, 2, 2, 4), np.float32))
     state["decoder.conv_out.bias"] = np.full_like(state["decoder.conv_out.bias"], np.nan)
