@@ -146,7 +146,7 @@ def build_transformer(
         affine = layers.Dense(c * c + c, kernel_initializer=small, name=f"{name}_affine")(
             layers.GlobalAveragePooling2D()(bottleneck)
         )
-        out["A"] = ops.eye(c) + layers.Reshape((c, c))(affine[:, : c * c])
+        out["A"] = ops.add(layers.Reshape((c, c))(affine[:, : c * c]), ops.eye(c))  # KerasTensor first: JAX
         out["b"] = affine[:, c * c :]
     if "blend" in transformations:
         out["blend_alpha"] = 1.0 - _share(d0, step_share, f"{name}_blend_alpha")
