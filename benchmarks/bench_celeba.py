@@ -66,7 +66,7 @@ def main() -> None:
         f"{n} faces from {faces.source.kind}, batch {bs}"
     )
 
-    t_read = timed(lambda: [b for b in faces.dataset(bs)], 2)
+    t_read = timed(lambda: list(faces.dataset(bs)), 2)
     t_stream = timed(lambda: encode_images(ae.encoder, faces, bs), 2)
     t_memory = timed(lambda: ae.encoder.predict(x, batch_size=bs, verbose=0), 2)
     single = x[:64]

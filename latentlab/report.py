@@ -166,3 +166,16 @@ def write_report(root: Path | None = None) -> Path:
     with atomic_path(out, suffix=".md") as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out
+
+
+def paper_table(rows: dict[str, tuple[str, str]]) -> str:
+    """A Markdown table "paper reported / this run": ``{what: (paper's words, this run's numbers)}``.
+
+    Notebooks fill the second column from variables, so no number of this project's is typed into text.
+    A ``|`` inside a cell is escaped so it cannot split the row.
+    """
+    lines = ["| | paper reported | this run |", "|---|---|---|"]
+    for what, (paper, run) in rows.items():
+        cells = [str(c).replace("|", "\\|").replace("\n", " ") for c in (what, paper, run)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -43,7 +43,8 @@ def test_border_padding_repeats_the_edge(digits):
     np.testing.assert_allclose(out, np.broadcast_to(digits[:, :1, :1], digits.shape), atol=1e-6)
 
 
-def test_recolor_identity_and_affine(digits, rng=np.random.default_rng(0)):
+def test_recolor_identity_and_affine(digits):
+    rng = np.random.default_rng(0)
     rgb = np.repeat(digits, 3, axis=-1)
     alpha = rng.uniform(size=(*rgb.shape[:3], 1)).astype(np.float32)
     eye = np.broadcast_to(np.eye(3, dtype=np.float32), (len(rgb), 3, 3))

@@ -37,7 +37,7 @@ def test_load_gives_sizes_as_attributes_and_creates_outputs(tmp_path, monkeypatc
     assert cfg.profile == "smoke" and cfg.out_dir == tmp_path / cfg.stem and cfg.out_dir.is_dir()
     assert cfg.main_epochs == config.NOTEBOOKS["01"]["profiles"]["smoke"]["main_epochs"]
     with pytest.raises(AttributeError, match="no setting 'epochz'"):
-        cfg.epochz
+        _ = cfg.epochz
     with pytest.raises(ProfileError, match="Unknown notebook"):
         config.load("99", profile="smoke", verbose=False)
 

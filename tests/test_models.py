@@ -15,7 +15,7 @@ from latentlab.models.losses import binary_crossentropy, euclidean_distance_loss
 )
 def test_the_papers_architectures(layers, widths):
     ae = build_dense_autoencoder(layers)
-    dense = [l.units for m in (ae.encoder, ae.decoder) for l in m.layers if isinstance(l, keras.layers.Dense)]
+    dense = [x.units for m in (ae.encoder, ae.decoder) for x in m.layers if isinstance(x, keras.layers.Dense)]
     assert dense == widths + [784]
     assert ae.encoder.output_shape == (None, 32) and ae.decoder.input_shape == (None, 32)
     x = np.random.default_rng(0).random((4, 784), dtype=np.float32)

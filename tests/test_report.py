@@ -40,3 +40,12 @@ def test_metrics_are_strict_json_and_a_bad_file_does_not_stop_the_report(tmp_pat
     text = report.write_report(tmp_path).read_text()
     assert "could not read" in text and str(broken) in text, "the bad file is named"
     assert "| ok | 1.5 |" in text and "Not finite (written as null): bad[1]=nan, inf=inf" in text
+
+
+def test_paper_table_renders_one_row_per_claim_and_escapes_pipes():
+    text = report.paper_table({"final | distance": ("(figures only)", "agent 0.030"), "realism": ("plausible", "0.5")})
+    lines = text.splitlines()
+    assert lines[0] == "| | paper reported | this run |"
+    assert len(lines) == 4
+    assert lines[2] == "| final \\| distance | (figures only) | agent 0.030 |"
+    assert lines[3].count(" | ") == 2

@@ -18,7 +18,8 @@ from pathlib import Path
 from latentlab import config, report
 from latentlab.checks import Checks
 seed = int(os.environ["LATENTLAB_SEED"])
-cfg = config.Config("01", "01_checked", os.environ["LATENTLAB_PROFILE"], seed, {}, Path(os.environ["LATENTLAB_BUILD"]) / "01_checked")
+out = Path(os.environ["LATENTLAB_BUILD"]) / "01_checked"
+cfg = config.Config("01", "01_checked", os.environ["LATENTLAB_PROFILE"], seed, {}, out)
 cfg.out_dir.mkdir(parents=True, exist_ok=True)
 report.save_metrics(cfg, {"value": seed / 2})
 checks = Checks(cfg)
