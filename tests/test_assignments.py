@@ -51,11 +51,14 @@ def test_student_version_has_no_solutions_and_no_hidden_tests(course, notebook):
         mine, source = "".join(_graded(student)[grade_id]["source"]), "".join(cell["source"])
         if cell["metadata"]["nbgrader"].get("solution"):
             body = _between(source, "### BEGIN SOLUTION", "### END SOLUTION")
-            assert body and not any(line in mine for line in body), f"{grade_id}: solution code leaked"
+            leaked = [line for line in body if any(ch.isalnum() for ch in line) and line in mine]
+            assert body and not leaked, f"{grade_id}: solution code leaked: {leaked}"
             assert "raise NotImplementedError()" in mine
         if cell["metadata"]["nbgrader"].get("grade"):
-            assert not any(line in mine for line in _between(source, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"))
+            hidden = _between(source, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
             visible = source.split("### BEGIN HIDDEN TESTS")[0].strip()
+            own = [line for line in hidden if any(ch.isalnum() for ch in line) and line not in visible]
+            assert hidden and not [line for line in own if line in mine], f"{grade_id}: hidden tests leaked"
             assert visible and visible in mine, f"{grade_id}: the visible tests must stay"
     assert len(student["cells"]) == len(instructor["cells"])
 
