@@ -141,6 +141,7 @@ def jupyterlab(tmp_path):
             proc.wait(timeout=20)
 
 
+@pytest.mark.slow
 def test_slider_changes_the_decoded_face_in_chromium(jupyterlab):
     from playwright.sync_api import sync_playwright
 

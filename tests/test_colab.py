@@ -124,6 +124,7 @@ def _with_install_cell(path: Path):
     return nb
 
 
+@pytest.mark.slow
 def test_notebook_01_runs_in_a_hosted_kernel_through_its_install_cell(tmp_path, monkeypatch):
     import nbformat
     from nbclient import NotebookClient
