@@ -36,11 +36,17 @@ def test_notebooks_are_committed_without_outputs(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebooks_load_their_config_and_write_metrics(path):
     nb = json.loads(path.read_text())
-    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    code = ["".join(c["source"]) for c in cells]
     number = path.name[:2]
-    # The install cell (tools/colab_cell.py: installs latentlab in a hosted kernel) may come first; the config next.
-    setup = 1 if code[0].startswith(INSTALL_CELL) else 0
-    assert f'config.load("{number}")' in code[setup], "the first code cell after the install cell must load the config"
+    # The install cell (tools/colab_cell.py: installs latentlab in a hosted kernel) may come first, then the
+    # papermill parameters cell (`papermill -p profile cpu`), then the setup cell that loads the config with them.
+    params = 1 if code[0].startswith(INSTALL_CELL) else 0
+    assert cells[params]["metadata"].get("tags") == ["parameters"], "the parameters cell (tagged) comes first"
+    namespace: dict = {}
+    exec(code[params], namespace)
+    assert namespace["profile"] is None and namespace["seed"] is None, "defaults come from the environment"
+    assert f'config.load("{number}", profile=profile, seed=seed)' in code[params + 1], "setup must use the parameters"
     assert any("save_metrics(" in c for c in code[-2:]), "a closing cell must write metrics.json"
     assert "checks.finish()" in code[-1], "the closing cell must check its results (latentlab.checks.Checks)"
     assert "".join(nb["cells"][0]["source"]).startswith(f"# {number}"), "the notebook opens with its title"
@@ -112,7 +118,7 @@ def test_notebook_cells_tell_the_story_and_leave_the_work_to_the_package(path):
     the setup cell, the closing cell and the classroom exercises: longer logic belongs in latentlab, with a
     docstring and a test."""
     cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
-    first = 2 if "".join(cells[0]["source"]).startswith(INSTALL_CELL) else 1  # Colab's install cell, setup
+    first = 3 if "".join(cells[0]["source"]).startswith(INSTALL_CELL) else 2  # install cell, parameters, setup
     long = {
         i: _logic_lines("".join(c["source"]))
         for i, c in enumerate(cells[first:-1], first)
