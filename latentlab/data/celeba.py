@@ -10,8 +10,9 @@ with a checksum the way MNIST is.
 Preprocessing (the common one for 64 x 64 CelebA models): the central 148 x 148 square of the
 178 x 218 aligned image (pixels 15-163 across, 35-183 down, so chin to forehead), resized to
 64 x 64 with PIL's antialiased bilinear filter. Images are decoded in a ``tf.data`` pipeline
-(parallel, one file at a time); unreadable or truncated files are skipped and recorded in
-:attr:`CelebA.skipped`, never fatal.
+(parallel, one file at a time) where TensorFlow is installed, else (a JAX or PyTorch kernel without it) in a
+``keras.utils.PyDataset``; unreadable or truncated files are skipped and recorded in :attr:`CelebA.skipped`,
+never fatal.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from latentlab.data.sources import DataSource, package_file
 from latentlab.errors import DataFormatError, DataNotFoundError, ParameterError
 
 if TYPE_CHECKING:
+    import keras
     import tensorflow as tf
     from PIL import Image
 
@@ -191,15 +193,20 @@ class CelebA:
 
     def dataset(
         self, batch_size: int = 128, shuffle: bool = False, seed: int = 0, pairs: bool = False
-    ) -> tf.data.Dataset:
+    ) -> tf.data.Dataset | keras.utils.PyDataset:
         """A ``tf.data.Dataset`` of batches (b, 64, 64, 3) float32 in [0, 1] (``(x, x)`` with
         ``pairs=True``, for training an autoencoder), decoded in parallel from disk, in file order
-        unless ``shuffle`` (a new order every epoch, from ``seed``). Unusable images are skipped."""
+        unless ``shuffle`` (a new order every epoch, from ``seed``). Unusable images are skipped.
+        Without TensorFlow, a ``keras.utils.PyDataset`` of the same numpy batches, except that an unusable
+        image leaves its batch one short (batch i holds the usable images among the i-th ``batch_size`` files)."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ParameterError(f"batch_size={batch_size!r}: give a whole number >= 1, e.g. 128.")
         if not self.names:
             raise ParameterError("this CelebA set holds no images (an empty split or slice); select some first.")
-        import tensorflow as tf
+        try:
+            import tensorflow as tf
+        except ImportError:
+            return _face_batches(self, int(batch_size), shuffle, seed, pairs)
 
         def load(name: bytes) -> tuple[np.ndarray, bool]:
             image = self.read(name.decode())
@@ -230,6 +237,36 @@ class CelebA:
         ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).filter(usable)
         ds = ds.map(image_only).batch(batch_size).map(to_batch)
         return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _face_batches(faces: CelebA, batch_size: int, shuffle: bool, seed: int, pairs: bool) -> keras.utils.PyDataset:
+    """:meth:`CelebA.dataset` without TensorFlow: batches of (b, 64, 64, 3) float32 read in the calling thread,
+    in file order or, with ``shuffle``, in a new order every epoch drawn from ``seed``."""
+    import keras
+
+    class FaceBatches(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.rng = np.random.default_rng(seed)
+            self.order = np.arange(len(faces.names))
+            self.on_epoch_end()
+
+        def __len__(self) -> int:
+            return -(-len(faces.names) // batch_size)
+
+        def __getitem__(self, index: int) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+            if not 0 <= index < len(self):
+                raise IndexError(index)
+            chosen = self.order[index * batch_size : (index + 1) * batch_size]
+            read = [im for im in (faces.read(faces.names[i]) for i in chosen) if im is not None]
+            x = (np.stack(read) if read else np.zeros((0, SIZE, SIZE, 3), np.uint8)).astype(np.float32) / 255.0
+            return (x, x) if pairs else x
+
+        def on_epoch_end(self) -> None:
+            if shuffle:
+                self.order = self.rng.permutation(len(faces.names))
+
+    return FaceBatches()
 
 
 def _list_zip(path: Path) -> list[str]:
