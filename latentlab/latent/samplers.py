@@ -143,6 +143,7 @@ class ClassGMM:
     def fit(self, z: ArrayLike, y: ArrayLike) -> ClassGMM:
         """One K-component mixture per class of the codes z (n, d) with labels y (n,)."""
         from sklearn.mixture import GaussianMixture
+        from threadpoolctl import threadpool_limits
 
         z, y = _check_codes(z, y)
         self.classes_ = np.unique(y)
@@ -152,17 +153,22 @@ class ClassGMM:
                 f"K={self.n_components} components, but the smallest class has only {smallest} codes: "
                 f"use K <= {smallest} or more data."
             )
-        self.mixtures_ = [
-            GaussianMixture(
-                self.n_components,
-                covariance_type=self.covariance_type,
-                init_params="kmeans",
-                max_iter=self.max_iter,
-                reg_covar=self.reg_covar,
-                random_state=self.seed,
-            ).fit(z[y == c])
-            for c in self.classes_
-        ]
+        # One thread (BLAS and OpenMP): EM's many small products gain little from a second thread, and the
+        # waiting threads of OpenBLAS and of k-means' OpenMP made these fits 30-100x slower whenever the other
+        # core was busy (2 cores, beside a training process: 10 fits of K=5 on 600 x 32 codes took 58-101 s
+        # with 2 threads, 4-16 s with one BLAS thread, 0.6-2.0 s with one thread for both).
+        with threadpool_limits(1):
+            self.mixtures_ = [
+                GaussianMixture(
+                    self.n_components,
+                    covariance_type=self.covariance_type,
+                    init_params="kmeans",
+                    max_iter=self.max_iter,
+                    reg_covar=self.reg_covar,
+                    random_state=self.seed,
+                ).fit(z[y == c])
+                for c in self.classes_
+            ]
         return self
 
     def sample(self, label: Any, n: int, rng: np.random.Generator) -> np.ndarray:
