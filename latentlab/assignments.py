@@ -54,7 +54,7 @@ def _venv_on_path() -> Iterator[None]:
         os.environ["PATH"] = old
 
 
-def _api(root: Path, execute_timeout: int = 900) -> NbGraderAPI:
+def _api(root: Path, execute_timeout: int = 900, execute: bool = True) -> NbGraderAPI:
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
@@ -62,6 +62,7 @@ def _api(root: Path, execute_timeout: int = 900) -> NbGraderAPI:
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.course_id = COURSE_ID
     config.Execute.timeout = execute_timeout
+    config.Execute.enabled = execute
     return NbGraderAPI(config=config)
 
 
@@ -107,11 +108,12 @@ def fill_from_solutions(student: Path, instructor: Path) -> nbformat.NotebookNod
 
 
 def autograde(
-    root: Path, assignment: str, student: str, notebook: nbformat.NotebookNode | Path
+    root: Path, assignment: str, student: str, notebook: nbformat.NotebookNode | Path, execute: bool = True
 ) -> dict[str, tuple[float, float]]:
     """Put ``notebook`` in as ``student``'s submission of ``assignment`` under the course folder
     ``root``, run ``nbgrader autograde`` (which executes it, with the hidden tests restored) and return
-    ``{grade_id: (score, max_score)}`` for every graded cell."""
+    ``{grade_id: (score, max_score)}`` for every graded cell. ``execute=False`` grades the outputs the
+    notebook already has (an executed copy), without running it again."""
     from nbgrader.api import Gradebook
 
     root = Path(root)
@@ -122,7 +124,7 @@ def autograde(
     else:
         nbformat.write(notebook, target)
     with _venv_on_path():
-        result = _api(root).autograde(assignment, student, force=True, create=True)
+        result = _api(root, execute=execute).autograde(assignment, student, force=True, create=True)
     _check(result, f"autograde {student}'s {assignment}")
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         nb = gb.find_submission_notebook(assignment, assignment, student)

@@ -101,6 +101,7 @@ def _up_to_the_last_exercise(released: Path) -> nbformat.NotebookNode:
 @pytest.mark.parametrize("notebook", EXERCISES, ids=lambda p: p.name[:2])
 def test_unsolved_version_fails_exactly_the_exercise_tests(course, notebook, monkeypatch):
     monkeypatch.setenv("LATENTLAB_PROFILE", "smoke")
+    monkeypatch.setenv("LATENTLAB_MAX_STEPS", "1")  # an unsolved exercise fails whatever the training
     root, released = course
     scores = assignments.autograde(root, notebook.stem, "blank", _up_to_the_last_exercise(released[notebook]))
     tests = {g for g in scores if g.endswith("_tests")}
@@ -109,11 +110,19 @@ def test_unsolved_version_fails_exactly_the_exercise_tests(course, notebook, mon
 
 
 @pytest.mark.slow
-def test_solved_version_gets_full_marks(course, monkeypatch):
-    monkeypatch.setenv("LATENTLAB_PROFILE", "smoke")
+def test_solved_version_gets_full_marks(course, smoke_runs):
+    """Solved = the student version with the instructor's solutions, which with the hidden tests restored is
+    the instructor notebook: its smoke run (executed once for all tests) is handed in and graded as it is."""
     root, released = course
     solved = assignments.fill_from_solutions(released[FIRST], FIRST)
-    scores = assignments.autograde(root, FIRST.stem, "solver", solved)
+    executed = nbformat.read(smoke_runs[1]["01"].executed, as_version=4)
+    assert all(c.execution_count for c in executed.cells if c.cell_type == "code"), "grade a run, not a blank copy"
+    assert [c.source for c in solved.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")] == [
+        assignments.SOLUTION.sub("", c.source)
+        for c in executed.cells
+        if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+    ]
+    scores = assignments.autograde(root, FIRST.stem, "solver", executed, execute=False)
     tests = {g: s for g, s in scores.items() if g.endswith("_tests")}
     assert tests and all(score == full > 0 for score, full in tests.values()), scores
     assert not _failing_cells(root / "autograded" / "solver" / FIRST.stem / FIRST.name)
