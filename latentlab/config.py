@@ -173,9 +173,10 @@ def deterministic_ops() -> Iterator[None]:
     What stays nondeterministic on TensorFlow's CPU build even inside the block: training BPTT+STOP for more than
     one batch. Two processes give the same loss in every batch to all printed digits, but weights that differ by
     up to 4e-7 after three batches (width 16, 12 steps), with one intra- and one inter-op thread, oneDNN off and a
-    fixed PYTHONHASHSEED alike; BPTT, PG and the hybrid agree bit for bit. The source was not found. Over an
-    epoch the Bernoulli STOP samples turn that into different episodes, so BPTT+STOP's numbers vary between runs
-    of the same seed; every other agent's do not."""
+    fixed PYTHONHASHSEED alike (after one batch, BPTT, PG and BPTT+STOP weights were identical; notebook 05's
+    `smoke` metrics, every agent included, repeat exactly). The source was not found. Over an epoch the
+    Bernoulli STOP samples turn that into different episodes, so BPTT+STOP's numbers can vary between runs of
+    the same seed."""
     import keras
 
     backend = keras.backend.backend()
