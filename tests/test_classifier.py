@@ -49,3 +49,14 @@ def test_digit_features_need_a_conv_layer():
     dense = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
     with pytest.raises(ParameterError, match="Conv2D"):
         digit_features(dense, np.zeros((2, 28, 28, 1), "float32"))
+
+
+def test_digit_features_take_one_tensor_without_a_warning():
+    """A notebook calls the features on one tensor; a model built on the list of inputs warned in red."""
+    import warnings
+
+    x = np.random.default_rng(0).random((8, 28, 28, 1)).astype("float32")
+    features = digit_features(build_digit_classifier(), x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert features(keras.ops.convert_to_tensor(x)).shape[0] == 8

@@ -54,5 +54,6 @@ def digit_features(classifier: keras.Model, reference: np.ndarray) -> keras.Mode
     conv = [layer for layer in classifier.layers if isinstance(layer, layers.Conv2D)]
     if not conv:
         raise ParameterError("digit_features needs a classifier with a Conv2D layer, e.g. build_digit_classifier().")
-    trunk = keras.Model(classifier.inputs, conv[-1].output, name="digit_conv_features")
+    # one input, not the list `inputs`: called with one tensor, a list-input model warns in red in the notebook
+    trunk = keras.Model(classifier.inputs[0], conv[-1].output, name="digit_conv_features")
     return unit_rms(trunk, reference, "digit_features")
