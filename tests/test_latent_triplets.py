@@ -58,3 +58,15 @@ def test_embeddings_keep_separate_scenes_apart(method):
     assert coords.shape == (20, 3, 2) and within < 0.2 * between
     with pytest.raises(ParameterError, match="choose one of"):
         embed(zt.reshape(60, -1), "lle")
+
+
+def test_pca_map_of_wide_codes_is_the_covariance_pca(n=30):
+    """Fewer codes than dimensions (SD latents: 4,096 numbers a frame) go through the (n, n) Gram matrix: the
+    same two coordinates, up to each axis's sign, as projecting on the covariance's principal axes."""
+    from latentlab.latent.projection import pca
+
+    z = np.random.default_rng(n).normal(size=(n, 120)) * np.linspace(3.0, 0.1, 120)
+    coords = embed(z, "pca")
+    reference = pca(z).project(z, 2)
+    assert coords.shape == (n, 2)
+    np.testing.assert_allclose(np.abs(coords), np.abs(reference), rtol=1e-5, atol=1e-5)  # float32 codes

@@ -95,6 +95,11 @@ def embed(z: ArrayLike, method: str, seed: int = 0) -> np.ndarray:
         raise ParameterError(f"method={method!r}: choose one of {EMBEDDINGS}.")
     if len(z) < 4:
         raise ParameterError(f"{len(z)} codes: a 2-d map needs at least 4.")
+    if method == "pca" and len(z) < z.shape[1]:  # wide codes (SD latents): the (n, n) Gram matrix, not (d, d)
+        centred = z.astype(np.float64) - z.mean(0, dtype=np.float64)
+        vals, vecs = np.linalg.eigh(centred @ centred.T)
+        top = np.argsort(vals)[::-1][:2]
+        return vecs[:, top] * np.sqrt(np.clip(vals[top], 0.0, None))
     if method == "pca":
         return pca(z).project(z, 2)
     if method == "tsne":
