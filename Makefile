@@ -34,11 +34,14 @@ install-test: $(VENV)/.installed-test-$(EXTRAS)
 run: install
 	$(BIN)/latentlab run
 
-## Lint, then the tests, in the smoke profile: unit tests, and every notebook executed once by the runner
-## (tests/test_notebooks.py and the tests that reuse that run). tests/test_colab.py runs notebook 01 through
-## its install cell in the hosted-kernel stand-in (built once, then reused). Quick: pytest -m "not slow".
+## Lint, then the tests, in the smoke profile, on every core (pytest-xdist; TEST_WORKERS=0 runs them in-process):
+## unit tests, and every notebook executed once by the runner (tests/test_notebooks.py and the tests that reuse
+## that run). tests/test_colab.py runs notebook 01 through its install cell in the hosted-kernel stand-in (built
+## once, then reused). Quick: pytest -m "not slow".
+TEST_WORKERS ?= auto
 test: install-test lint colab-standin
-	LATENTLAB_PROFILE=smoke LATENTLAB_COLAB_STANDIN=$(COLAB_VENV) $(BIN)/python -m pytest tests -p no:cacheprovider
+	LATENTLAB_PROFILE=smoke LATENTLAB_COLAB_STANDIN=$(COLAB_VENV) $(BIN)/python -m pytest tests -p no:cacheprovider \
+		-n $(TEST_WORKERS) --maxschedchunk 1 --durations 15
 
 lint: install-test
 	$(BIN)/ruff check $(LINTED)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -35,11 +38,38 @@ def small_mnist(mnist):
 
 
 @pytest.fixture(scope="session")
-def smoke_runs(tmp_path_factory):
-    """Every notebook executed once in the smoke profile with seed 0 (``latentlab.runner``), for every test that
-    needs an executed notebook: ``(build folder, {"01": NotebookRun, ...})``."""
+def smoke_run(tmp_path_factory):
+    """``smoke_run("01") -> (build folder, NotebookRun)``: that notebook executed in the smoke profile with seed 0
+    (``latentlab.runner``), once per test session for every test that needs it. Parallel workers (pytest-xdist,
+    as ``make test`` runs) share each run through a lock file in their common temporary folder: the first to
+    ask executes the notebook, the others wait for it and read its record."""
+    from filelock import FileLock
+
     from latentlab import runner
 
-    build = tmp_path_factory.mktemp("smoke")
-    runs = runner.run(profile="smoke", seed=0, build=build, log=lambda line: None)
-    return build, {r.notebook: r for r in runs}
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "smoke-runs"
+    shared.mkdir(exist_ok=True)
+
+    def get(number: str) -> tuple[Path, runner.NotebookRun]:
+        build, record = shared / number, shared / f"{number}.json"
+        with FileLock(str(shared / f"{number}.lock")):
+            if not record.exists():
+                run = runner.run([number], profile="smoke", seed=0, build=build, log=lambda line: None)[0]
+                record.write_text(json.dumps(dataclasses.asdict(run)))
+        return build, runner.NotebookRun(**json.loads(record.read_text()))
+
+    return get
+
+
+# Heaviest first, so that parallel workers finish together: the notebook runs, then the tests that execute a
+# notebook of their own, then those that reuse a run; every other test after them, in file order.
+HEAVY = ("test_notebooks.py", "test_colab.py", "test_assignments.py", "test_browser.py", "test_reproducibility.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        name = item.path.name
+        return HEAVY.index(name) if name in HEAVY and item.get_closest_marker("slow") else len(HEAVY)
+
+    items.sort(key=rank)

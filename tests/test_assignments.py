@@ -110,12 +110,12 @@ def test_unsolved_version_fails_exactly_the_exercise_tests(course, notebook, mon
 
 
 @pytest.mark.slow
-def test_solved_version_gets_full_marks(course, smoke_runs):
+def test_solved_version_gets_full_marks(course, smoke_run):
     """Solved = the student version with the instructor's solutions, which with the hidden tests restored is
     the instructor notebook: its smoke run (executed once for all tests) is handed in and graded as it is."""
     root, released = course
     solved = assignments.fill_from_solutions(released[FIRST], FIRST)
-    executed = nbformat.read(smoke_runs[1]["01"].executed, as_version=4)
+    executed = nbformat.read(smoke_run("01")[1].executed, as_version=4)
     assert all(c.execution_count for c in executed.cells if c.cell_type == "code"), "grade a run, not a blank copy"
     assert [c.source for c in solved.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")] == [
         assignments.SOLUTION.sub("", c.source)

@@ -12,9 +12,8 @@ NUMBERS = [p.name[:2] for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ip
 
 @pytest.mark.slow
 @pytest.mark.parametrize("number", NUMBERS)
-def test_notebook_runs_in_smoke_and_passes_its_checks(smoke_runs, number):
-    build, runs = smoke_runs
-    run = runs[number]
+def test_notebook_runs_in_smoke_and_passes_its_checks(smoke_run, number):
+    build, run = smoke_run(number)
     assert run.ok, f"{run.stem} failed in smoke: {run.error} (executed copy: {run.executed})"
     checks = json.loads((build / run.stem / "checks.json").read_text())
     assert checks["profile"] == "smoke" and checks["checks"], "the closing cell recorded no checks"
