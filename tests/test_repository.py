@@ -164,3 +164,78 @@ def test_imports_point_down_and_models_know_no_dataset():
             if target != part and (LEVEL.get(target, -1) >= LEVEL[part] or (part, target) == ("models", "data")):
                 wrong.append(f"{path.relative_to(ROOT)} imports latentlab.{target}")
     assert not wrong, "imports must point down the layers " + str(LAYERS) + ":\n" + "\n".join(wrong)
+
+
+# A number in a notebook's prose is a quote or a setting, never a result: the text is read beside outputs of any
+# profile and seed, so results are rendered from the run ("paper reported / this run" cells, report.paper_table).
+RESULT_NUMBER = re.compile(r"(?<![\w.])(\d+(?:,\d{3})*(?:\.\d+)?)(\s*%|x\b|\s*dB)?")
+SETTING = re.compile(r"(?<![\w.])[A-Za-z_]\w*\s*=\s*(\d+(?:\.\d+)?)")  # k = 28: a setting, or a found value
+REFERENCE = re.compile(r"(?:sections?|paper|figs?\.|tables?|eqs?\.|§)\s*\(?(?:[\d.]+\s*(?:,|and|or|-|–)\s*)*$", re.I)
+OUR_RUN = re.compile(r"\bour\s+(?:\S+\s+)?runs?\b", re.IGNORECASE)  # "in our `cpu` run, ...": a result
+
+
+def _prose(markdown: str) -> str:
+    """Markdown without what may carry any number: code, maths, link targets and headings."""
+    for pattern in (r"```.*?```", r"`[^`]*`", r"\$\$.*?\$\$", r"\$[^$]*\$", r"\]\([^)]*\)", r"https?://\S+"):
+        markdown = re.sub(pattern, " ", markdown, flags=re.DOTALL)
+    return "\n".join(line for line in markdown.splitlines() if not line.lstrip().startswith("#"))
+
+
+def _known_numbers(path: Path) -> set[float]:
+    """Every number written in the notebook's code (its settings and the paper's values it quotes, e.g. the
+    PAPER dicts of the "paper reported / this run" tables) and in its section of profiles.toml."""
+    nb = json.loads(path.read_text())
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    profiles = json.dumps(tomllib.loads((ROOT / "latentlab" / "profiles.toml").read_text()).get(path.name[:2], {}))
+    return {float(n) for n in re.findall(r"\d+(?:\.\d+)?(?:e-?\d+)?", code + profiles)}
+
+
+def _is_known(text: str, unit: str | None, known: set[float]) -> bool:
+    value = float(text.replace(",", ""))
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    candidates = {value, value / 100} if unit and "%" in unit else {value}
+    # a quote may round the code's value: 32.02 dB for PSNR 32.0207, 30% for -0.30
+    return any(round(abs(k), decimals + (2 if c != value else 0)) == c for k in known for c in candidates)
+
+
+def markdown_results(path: Path) -> list[tuple[int, str]]:
+    """(cell index, number) of each result-like number in the notebook's markdown that is not a setting or a
+    quote: decimals, percentages, "N x" ratios and dB values, and "name = N" settings-like integers, outside
+    headings, code spans, maths and section/figure references, that appear in none of the notebook's code or
+    profiles. Also every sentence that reports "our run"."""
+    known, found = _known_numbers(path), []
+    for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+        if cell["cell_type"] != "markdown":
+            continue
+        text = _prose("".join(cell["source"]))
+        found += [(i, " ".join(m.group(0).split())) for m in OUR_RUN.finditer(text)]
+        for m in RESULT_NUMBER.finditer(text):
+            number, unit = m.group(1), m.group(2)
+            reference = REFERENCE.search(text[max(0, m.start() - 40) : m.start()])
+            if ("." in number or unit) and not reference and not _is_known(number, unit, known):
+                found.append((i, m.group(0).strip()))
+        found += [(i, m.group(0)) for m in SETTING.finditer(text) if not _is_known(m.group(1), None, known)]
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_markdown_states_no_result_of_a_run(path):
+    assert not markdown_results(path), (
+        f"{path.name}: numbers in markdown that are neither the paper's nor a setting (put the paper's in code, "
+        f"e.g. a PAPER dict, and render this run's with report.paper_table): {markdown_results(path)}"
+    )
+
+
+def test_the_markdown_rule_finds_results_and_lets_quotes_and_settings_through(tmp_path):
+    nb = {
+        "cells": [
+            {"cell_type": "code", "metadata": {}, "source": ['PAPER = {"psnr": 32.0207, "gain": -0.30}\n', "k = 4"]},
+            {"cell_type": "markdown", "metadata": {}, "source": ["The paper: 32.02 dB and ~30% lower MSE, k = 4."]},
+            {"cell_type": "markdown", "metadata": {}, "source": ["## 2.5 heading\n", "See section 6.2 and `0.77`."]},
+            {"cell_type": "markdown", "metadata": {}, "source": ["In our `cpu` run the MSE fell by 0.35 (70%)."]},
+            {"cell_type": "markdown", "metadata": {}, "source": ["So the graph needs k = 28 here, $x = 0.5$."]},
+        ]
+    }
+    path = tmp_path / "01_example.ipynb"
+    path.write_text(json.dumps(nb))
+    assert markdown_results(path) == [(3, "our run"), (3, "0.35"), (3, "70%"), (4, "k = 28")]
