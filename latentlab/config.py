@@ -161,7 +161,7 @@ def seed_everything(seed: int) -> None:
 
 
 @contextlib.contextmanager
-def deterministic_ops() -> Iterator[None]:
+def deterministic_ops(seed: int = 0) -> Iterator[None]:
     """Within the block, the Keras backend's kernels are deterministic, so the same seed gives the same numbers on a
     CPU. On TensorFlow this is ``enable_op_determinism``, switched off again afterwards: without it, multithreaded
     CPU kernels (the scatter-add behind the gradient of the agent's bilinear warp, for one) sum in whatever order
@@ -176,13 +176,24 @@ def deterministic_ops() -> Iterator[None]:
     fixed PYTHONHASHSEED alike (after one batch, BPTT, PG and BPTT+STOP weights were identical; notebook 05's
     `smoke` metrics, every agent included, repeat exactly). The source was not found. Over an epoch the
     Bernoulli STOP samples turn that into different episodes, so BPTT+STOP's numbers can vary between runs of
-    the same seed."""
+    the same seed.
+
+    TensorFlow's determinism refuses a random op that has neither its own seed nor a global one (``fit``'s
+    shuffling, for one), so where nothing has seeded TensorFlow yet (a fresh kernel), ``seed`` becomes its global
+    seed; a global seed set before is left as it is."""
     import keras
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
+        import tensorflow as tf
         from tensorflow.python.framework import config as tf_config
 
+        try:
+            unseeded = tf.compat.v1.random.get_seed(None)[0] is None
+        except RuntimeError:  # determinism already on, and nothing seeded
+            unseeded = True
+        if unseeded:
+            tf.random.set_seed(seed)
         was_on = tf_config.is_op_determinism_enabled()
         tf_config.enable_op_determinism()
         try:

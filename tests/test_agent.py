@@ -447,3 +447,13 @@ def test_step_distances_of_a_cross_dissolve(pairs):
     t = np.linspace(0, 1, 5)[1:]
     np.testing.assert_allclose(d["to start"], t**2 * total, rtol=1e-4)
     np.testing.assert_allclose(d["to goal"], (1 - t) ** 2 * total, rtol=1e-4, atol=1e-9)
+
+
+def test_training_in_a_fresh_kernel_needs_no_global_seed(pairs):
+    """Deterministic kernels refuse unseeded random ops (fit's shuffling): train_agent seeds TensorFlow with the
+    agent's seed when nothing has (this test failed under pytest-xdist, in a worker where no test had seeded)."""
+    tf.random.set_seed(None)  # as in a fresh kernel
+    agent = InterpolationAgent(mode="bptt", n_steps=1, width=4, seed=5)
+    history = train_agent(agent, *pairs, epochs=1, batch_size=32, verbose=0)
+    assert np.isfinite(history["loss"]).all()
+    assert tf.compat.v1.random.get_seed(None)[0] == 5

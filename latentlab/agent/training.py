@@ -85,7 +85,7 @@ def train_agent(
         if model.config.discriminator_lr is None
         else [DiscriminatorUpdates(start, goal, batch_size, model.config.seed)]
     )
-    with deterministic_ops():  # same seed, same agent: see latentlab.config.deterministic_ops
+    with deterministic_ops(model.config.seed):  # same seed, same agent: see config.deterministic_ops
         return fit(
             model,
             [start, goal],
