@@ -42,8 +42,8 @@ def compile_options(steps_per_execution: int = 16) -> dict:
     Python overhead per batch; callbacks see every ``steps_per_execution``-th batch) and Keras's ``"auto"``
     XLA, which compiles on a GPU and on JAX but not on a TensorFlow CPU. There, compiling the dense autoencoder
     with XLA took 6-7 s longer per model (a fit's first epoch 13 s instead of 6-7 s on 2 cores) for no steady
-    gain worth it, and the steady epoch time was bimodal (1.4 or 2.6 s on 12k images) where without XLA it was
-    2.1-2.4 s."""
+    gain that held: 1.4 or 2.6 s per epoch on 12k images, 2.1-2.4 s without (and benchmarks/bench_training.py
+    finds epochs bimodal without XLA as well)."""
     return {"jit_compile": "auto", "steps_per_execution": steps_per_execution}
 
 
