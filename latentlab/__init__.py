@@ -12,6 +12,7 @@ the CUDA build's "Unable to register cuDNN factory" lines, which no log level si
 """
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -46,9 +47,27 @@ def native_stderr_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
+class RetracingNoteFilter(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning. A notebook that calls ``predict`` on one new
+    model after another traces each model's function once, which TensorFlow counts as retracing one function
+    and reports in red under the cell; every other TensorFlow message passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def quiet_retracing_notes() -> None:
+    """Add :class:`RetracingNoteFilter` to the ``tensorflow`` logger (once)."""
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, RetracingNoteFilter) for f in logger.filters):
+        logger.addFilter(RetracingNoteFilter())
+
+
 def import_backend_quietly() -> None:
-    """Import Keras and its backend now, with native start-up logging discarded (see the module doc). Import
-    errors still raise. Does nothing if Keras is already imported."""
+    """Import Keras and its backend now, with native start-up logging discarded (see the module doc) and
+    TensorFlow's retracing notes filtered out (:class:`RetracingNoteFilter`). Import errors still raise. Imports
+    nothing if Keras is already imported."""
+    quiet_retracing_notes()
     if "keras" in sys.modules:
         return
     with native_stderr_silenced():

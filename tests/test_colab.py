@@ -198,3 +198,23 @@ def test_native_start_up_lines_are_discarded_and_nothing_else():
     env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0 and done.stderr == "after\n" and done.stdout == "3\n", done.stderr
+
+
+def test_tensorflows_retracing_notes_are_dropped_and_its_other_warnings_kept():
+    import logging
+
+    import latentlab
+
+    latentlab.quiet_retracing_notes()
+    latentlab.quiet_retracing_notes()
+    logger, seen = logging.getLogger("tensorflow"), []
+    handler = logging.Handler()
+    handler.emit = seen.append
+    logger.addHandler(handler)
+    try:
+        logger.warning("5 out of the last 5 calls to <function f> triggered tf.function retracing. Tracing is costly")
+        logger.warning("something else")
+    finally:
+        logger.removeHandler(handler)
+    assert [r.getMessage() for r in seen] == ["something else"]
+    assert sum(isinstance(f, latentlab.RetracingNoteFilter) for f in logger.filters) == 1
