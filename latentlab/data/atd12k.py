@@ -35,6 +35,8 @@ from latentlab.io import atomic_path, write_json
 if TYPE_CHECKING:
     from PIL import Image
 
+    from latentlab.data.frame_cache import FrameCache
+
 SPLIT_FOLDERS = {"train_10k": "train", "train": "train", "val": "val", "test_2k_540p": "test", "test": "test"}
 ANNOTATIONS = "test_2k_annotations"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -223,6 +225,59 @@ def load_frames(triplets: list[Triplet], size: int = PAPER_SIZE, mode: str = "re
     return out
 
 
+def cache_frames(
+    triplets: list[Triplet],
+    path: str | Path,
+    size: int = PAPER_SIZE,
+    mode: str = "resize",
+    batch: int = 16,
+    workers: int | None = None,
+    verbose: bool = True,
+) -> FrameCache:
+    """The frames of ``triplets`` resized as :func:`read_image` does, in a :class:`~latentlab.data.frame_cache.
+    FrameCache` at ``path`` (rows = triplets, items (3, size, size, 3) uint8): read back when it holds these very
+    files (names, sizes and modification times) at this size, otherwise decoded now, ``batch`` triplets at a
+    time on ``workers`` threads (default: every core) with a progress bar. Memory: one batch."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from latentlab.batching import batch_slices
+    from latentlab.data.frame_cache import FrameCache, key_digest
+
+    size = _check_size(size)
+    if mode not in ("resize", "center-crop"):
+        raise ParameterError(f"mode={mode!r}: use 'resize' or 'center-crop'.")
+    if not triplets:
+        raise ParameterError("no triplets to read; select at least one.")
+    try:
+        stamps = [
+            (t.split, t.name, [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in t.frames]) for t in triplets
+        ]
+    except OSError as err:
+        raise DataNotFoundError(f"a frame is missing or unreadable ({err}); restore it or delete its triplet.") from err
+    key = {"what": "ATD-12K frames", "size": size, "mode": mode, "n": len(triplets), "files": key_digest(stamps)}
+    found = FrameCache.open(path, key)
+    if found is not None:
+        if verbose:
+            print(f"frames: {len(found)} triplets at {size} px from the cache {path}")
+        return found
+
+    def one(t: Triplet) -> np.ndarray:
+        return np.stack([read_image(p, size, mode) for p in t.frames])
+
+    def batches():
+        from tqdm.auto import tqdm
+
+        slices = list(batch_slices(len(triplets), batch))
+        with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+            for s in tqdm(slices, desc=f"reading frames at {size} px", unit="batch", leave=False, disable=not verbose):
+                yield np.stack(list(pool.map(one, triplets[s])))
+
+    cache = FrameCache.build(path, (len(triplets), 3, size, size, 3), batches(), key)
+    if verbose:
+        print(f"frames: {len(cache)} triplets read at {size} px into {path} ({cache.path.stat().st_size / 1e6:.0f} MB)")
+    return cache
+
+
 def to_model_range(frames: np.ndarray) -> np.ndarray:
     """uint8 images (0-255) -> float32 in [-1, 1] (the VAE's input). Floats are taken as 0-255 too; floats
     that all lie in [0, 1] are refused, as they are almost surely images already scaled to [0, 1]."""
@@ -361,6 +416,13 @@ def read_latents(folder: str | Path) -> np.ndarray:
             raise DataFormatError(f"{path} contains NaN or infinite values; write the latents again.")
         out.append(arr.transpose(1, 2, 0))
     return np.stack(out).astype(np.float32)
+
+
+def read_triplet_latents(dest: str | Path, triplets: list[Triplet]) -> np.ndarray:
+    """The latents :func:`write_latents` wrote under ``dest`` for ``triplets``, as (n, 3, h, w, c) float32."""
+    if not triplets:
+        raise ParameterError("no triplets given; name at least one whose latents were written.")
+    return np.stack([read_latents(latent_folder(Path(dest), t)) for t in triplets])
 
 
 # -------------------------------------------------------------------------------- offline stand-in

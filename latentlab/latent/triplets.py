@@ -3,8 +3,8 @@
 Each measure takes codes ``zt`` (n, 3, d) of n triplets and answers one question: does the latent encode a
 frame's position in time (:func:`frame_index_accuracy`), does it group frames by what they show
 (:func:`within_between_ratio`, :func:`within_share_of_variance`), and does frame 2 lie on the way from
-frame 1 to frame 3 (:func:`path_shape`). Pairwise distances are taken on a seeded subsample of at most
-``max_items`` codes, so memory stays bounded for the 36,000 frames of ATD-12K.
+frame 1 to frame 3 (:func:`path_shape`; per triplet, :func:`path_geometry`). Pairwise distances are taken on
+a seeded subsample of at most ``max_items`` codes, so memory stays bounded for the 36,000 frames of ATD-12K.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from numpy.typing import ArrayLike
 from latentlab.errors import ParameterError
 
 
-def _triplets(zt: ArrayLike) -> np.ndarray:
+def _triplets(zt: ArrayLike, least: int = 2) -> np.ndarray:
     try:
         zt = np.asarray(zt, np.float64)
     except (TypeError, ValueError) as err:
         raise ParameterError(f"codes are not an array of numbers ({err}); give (n, 3, ...) codes.") from None
-    if zt.ndim < 3 or zt.shape[1] != 3 or len(zt) < 2:
-        raise ParameterError(f"codes of shape {zt.shape}: give (n, 3, ...) codes of at least 2 triplets.")
+    if zt.ndim < 3 or zt.shape[1] != 3 or len(zt) < least:
+        raise ParameterError(f"codes of shape {zt.shape}: give (n, 3, ...) codes of at least {least} triplets.")
     if not np.isfinite(zt).all():
         raise ParameterError("codes contain NaN or infinite values; check the encoder's output.")
     return zt.reshape(len(zt), 3, -1)
@@ -33,14 +33,20 @@ def _whole(value: int, name: str, low: int) -> int:
     return int(value)
 
 
-def path_shape(points: ArrayLike) -> tuple[float, float]:
-    """How far the middle point lies from the midpoint of the outer two, over their distance, and the cosine
-    of the turn the path makes there (1 = straight on), medians over ``points`` (n, 3, d)."""
-    p = _triplets(points)
+def path_geometry(points: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """For each triplet of ``points`` (n, 3, d): how far the middle point lies from the midpoint of the outer two,
+    over their distance, and the cosine of the turn the path makes there (1 = straight on); two arrays (n,)."""
+    p = _triplets(points, least=1)
     a, b, c = p[:, 0], p[:, 1], p[:, 2]
     off = np.linalg.norm(b - (a + c) / 2, axis=1) / np.maximum(np.linalg.norm(c - a, axis=1), 1e-12)
     s1, s2 = b - a, c - b
     cos = (s1 * s2).sum(1) / np.maximum(np.linalg.norm(s1, axis=1) * np.linalg.norm(s2, axis=1), 1e-12)
+    return off, cos
+
+
+def path_shape(points: ArrayLike) -> tuple[float, float]:
+    """The medians over ``points`` (n, 3, d) of :func:`path_geometry`'s two measures."""
+    off, cos = path_geometry(points)
     return float(np.median(off)), float(np.median(cos))
 
 
@@ -93,9 +99,17 @@ def within_share_of_variance(zt: ArrayLike) -> float:
 
 
 def triplet_structure(
-    zt: ArrayLike, frames: ArrayLike | None = None, max_items: int = 3000, seed: int = 0
+    zt: ArrayLike,
+    frames: ArrayLike | None = None,
+    max_items: int = 3000,
+    seed: int = 0,
+    pixel_path: tuple[ArrayLike, ArrayLike] | None = None,
 ) -> dict[str, float]:
-    """Every measure above for codes ``zt`` (n, 3, d); with ``frames`` (n, 3, ...) also the path shape in pixels."""
+    """Every measure above for codes ``zt`` (n, 3, d); with ``frames`` (n, 3, ...) also the path shape in pixels.
+    ``pixel_path`` gives that shape instead as :func:`path_geometry`'s per-triplet arrays, measured a batch at a
+    time over any number of triplets (the frames of all of ATD-12K do not fit in memory)."""
+    if frames is not None and pixel_path is not None:
+        raise ParameterError("give the frames or their pixel_path, not both.")
     if frames is not None and len(np.asarray(frames)) != len(np.asarray(zt)):
         raise ParameterError(f"{len(np.asarray(frames))} frame triplets for {len(np.asarray(zt))} code triplets.")
     off, cos = path_shape(zt)
@@ -107,5 +121,11 @@ def triplet_structure(
         "turn at frame 2, cosine (latent)": cos,
     }
     if frames is not None:
-        out["frame 2 off the midpoint (pixels)"], out["turn at frame 2, cosine (pixels)"] = path_shape(frames)
+        pixel_path = path_geometry(frames)
+    if pixel_path is not None:
+        pix_off, pix_cos = (np.asarray(v, np.float64) for v in pixel_path)
+        if pix_off.shape != pix_cos.shape or pix_off.ndim != 1 or not len(pix_off):
+            raise ParameterError("pixel_path: give path_geometry's two arrays (n,) of one set of triplets.")
+        out["frame 2 off the midpoint (pixels)"] = float(np.median(pix_off))
+        out["turn at frame 2, cosine (pixels)"] = float(np.median(pix_cos))
     return out

@@ -1,0 +1,255 @@
+"""Images decoded once and kept on disk, read back a batch at a time, so memory is bounded by the batch.
+
+A :class:`FrameCache` is one ``.npy`` file of uint8 items, ``(n, *item_shape)`` (for ATD-12K: ``(n, 3, 256, 256,
+3)``, the three frames of n triplets), and a small JSON file beside it that says what the items are (its
+``key``). :meth:`FrameCache.build` writes both from a stream of batches, atomically: the data file first, then
+the JSON, so a cache whose JSON is there is complete. :meth:`FrameCache.open` checks the key, the header and the
+file's length before it trusts the file. :meth:`FrameCache.read` reads the rows asked for with plain file reads
+(no memory map, whose pages would count as the process's memory once touched), and :meth:`FrameCache.batches`
+walks rows in batches with a progress bar.
+
+:class:`CropBatches` streams random crops of cached images to ``fit`` (a ``keras.utils.PyDataset``), which is how
+a model trains on every frame of a dataset that does not fit in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from latentlab.errors import DataFormatError, ParameterError
+from latentlab.io import atomic_path, write_json
+
+
+def _rows(rows: Any, n: int) -> np.ndarray:
+    """Row indices as a 1-d int64 array, each in [0, n)."""
+    if isinstance(rows, slice):
+        return np.arange(n)[rows]
+    idx = np.asarray(rows)
+    if idx.ndim == 1 and idx.size == 0:
+        return np.zeros(0, np.int64)
+    if idx.dtype == bool or not np.issubdtype(idx.dtype, np.integer) or idx.ndim != 1:
+        raise ParameterError(f"rows {rows!r}: give a slice or a 1-d list of whole row numbers.")
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise ParameterError(f"rows span [{idx.min()}, {idx.max()}] but the cache holds {n} items (0 to {n - 1}).")
+    return idx.astype(np.int64)
+
+
+class FrameCache:
+    """uint8 items ``(n, *item_shape)`` in one ``.npy`` file at :attr:`path`, described by its JSON :attr:`key`."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...], offset: int, key: dict) -> None:
+        self.path, self.shape, self.offset, self.key = Path(path), tuple(shape), int(offset), key
+        self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"FrameCache({self.path}, shape={self.shape})"
+
+    @property
+    def item_shape(self) -> tuple[int, ...]:
+        return self.shape[1:]
+
+    @staticmethod
+    def _meta_path(path: Path) -> Path:
+        return Path(path).with_suffix(".json")
+
+    @classmethod
+    def open(cls, path: str | Path, key: dict) -> FrameCache | None:
+        """The cache at ``path`` if it is complete and holds what ``key`` describes; None if there is none or it
+        holds something else (another key, a damaged or truncated file: it is then rebuilt, never trusted)."""
+        path = Path(path)
+        meta = cls._meta_path(path)
+        if not (path.is_file() and meta.is_file()):
+            return None
+        try:
+            saved = json.loads(meta.read_text())
+            with open(path, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                read_header = (
+                    np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                )
+                shape, fortran, dtype = read_header(f)
+                offset = f.tell()
+        except (OSError, ValueError, json.JSONDecodeError):
+            return None
+        expected = offset + int(np.prod(shape, dtype=np.int64))
+        if (
+            saved.get("key") != key
+            or tuple(saved.get("shape", ())) != tuple(shape)
+            or dtype != np.uint8
+            or fortran
+            or path.stat().st_size != expected
+        ):
+            return None
+        return cls(path, tuple(shape), offset, key)
+
+    @classmethod
+    def build(
+        cls,
+        path: str | Path,
+        shape: tuple[int, ...],
+        batches: Iterable[np.ndarray],
+        key: dict,
+    ) -> FrameCache:
+        """Write the items of ``batches`` (uint8 arrays whose lengths add up to ``shape[0]``, each item of
+        ``shape[1:]``) to ``path``, then the JSON that makes it valid. Memory: one batch."""
+        path, shape = Path(path), tuple(int(s) for s in shape)
+        if not shape or shape[0] < 1 or any(s < 1 for s in shape):
+            raise ParameterError(f"shape {shape}: a cache holds at least one item of a non-empty shape.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path, suffix=".npy") as tmp:
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+            done = 0
+            for batch in batches:
+                batch = np.asarray(batch)
+                if batch.dtype != np.uint8 or batch.shape[1:] != shape[1:] or done + len(batch) > shape[0]:
+                    raise DataFormatError(
+                        f"a batch of {batch.dtype} {batch.shape} does not fit a cache of uint8 {shape} "
+                        f"at item {done}; this is a bug in the code that reads the images."
+                    )
+                out[done : done + len(batch)] = batch
+                done += len(batch)
+                out.flush()  # written pages go back to the file, so memory stays at one batch
+            if done != shape[0]:
+                raise DataFormatError(f"the batches held {done} items, not the {shape[0]} the cache was made for.")
+            del out
+        write_json(cls._meta_path(path), {"key": key, "shape": list(shape)})
+        opened = cls.open(path, key)
+        if opened is None:  # pragma: no cover - only if the file changed under us
+            raise DataFormatError(f"{path} could not be read back after writing it; check the disk.")
+        return opened
+
+    def read(self, rows: Any) -> np.ndarray:
+        """Items ``rows`` (a slice or a list of row numbers) as a uint8 array ``(len(rows), *item_shape)``, read
+        from the file (consecutive rows in one read)."""
+        idx = _rows(rows, len(self))
+        out = np.empty((len(idx), *self.item_shape), np.uint8)
+        flat = out.reshape(len(idx), -1)
+        with open(self.path, "rb") as f:
+            start = 0
+            while start < len(idx):
+                stop = start + 1
+                while stop < len(idx) and idx[stop] == idx[stop - 1] + 1:
+                    stop += 1
+                f.seek(self.offset + int(idx[start]) * self.row_bytes)
+                got = f.readinto(memoryview(flat[start:stop]).cast("B"))
+                if got != (stop - start) * self.row_bytes:
+                    raise DataFormatError(f"{self.path} is shorter than its header says; delete it to rebuild it.")
+                start = stop
+        return out
+
+    def batches(
+        self, rows: Any = slice(None), batch_size: int = 32, progress: str | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(row numbers, items)`` for consecutive batches of ``rows``; ``progress`` names a progress bar."""
+        from latentlab.batching import batch_slices
+
+        idx = _rows(rows, len(self))
+        slices = list(batch_slices(len(idx), batch_size))
+        if progress:
+            from tqdm.auto import tqdm
+
+            slices = tqdm(slices, desc=progress, unit="batch", leave=False)
+        for s in slices:
+            yield idx[s], self.read(idx[s])
+
+    def mean(self, rows: Any = slice(None), batch_size: int = 32) -> np.ndarray:
+        """The mean item over ``rows``, float64 ``item_shape``, summed a batch at a time."""
+        total, count = np.zeros(self.item_shape, np.float64), 0
+        for _, items in self.batches(rows, batch_size):
+            total += items.sum(0, dtype=np.float64)
+            count += len(items)
+        if not count:
+            raise ParameterError("no rows to average; give at least one row.")
+        return total / count
+
+
+def key_digest(parts: Iterable[Any]) -> str:
+    """A short sha256 of the ``repr`` of ``parts``: a cache key for a long list (file names, sizes, times)."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(repr(part).encode())
+    return h.hexdigest()[:16]
+
+
+def _positions(n: int, extent: tuple[int, int], size: int, per_item: int, seed: int) -> np.ndarray:
+    """Top-left corners (n * per_item, 2) of ``per_item`` random crops in each of n images of ``extent``."""
+    h, w = extent
+    rng = np.random.default_rng(seed)
+    ys, xs = rng.integers(0, h - size + 1, (n, per_item)), rng.integers(0, w - size + 1, (n, per_item))
+    return np.stack([ys, xs], -1).reshape(-1, 2)
+
+
+class CropBatches(keras.utils.PyDataset):
+    """``per_image`` random ``size`` x ``size`` crops of every image of cache ``rows``, as ``(x, x)`` batches for
+    ``fit``; an item holding several images, (k, H, W, c), gives k images. ``transform`` maps the uint8 crops to
+    the model's input. The crops' positions are drawn once from ``seed``, and their order is reshuffled every
+    epoch, from ``seed`` too. :attr:`n_samples` and :attr:`fingerprint` are what ``latentlab.models.fit`` asks of
+    a stream."""
+
+    def __init__(
+        self,
+        cache: FrameCache,
+        rows: Any,
+        size: int,
+        per_image: int,
+        batch_size: int,
+        seed: int,
+        transform: Callable[[np.ndarray], np.ndarray],
+    ) -> None:
+        super().__init__()
+        for name, value in (("size", size), ("per_image", per_image), ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ParameterError(f"{name}={value!r}: give a whole number >= 1.")
+        self.cache, self.rows = cache, _rows(rows, len(cache))
+        if not len(self.rows):
+            raise ParameterError("no images to crop: give at least one row.")
+        item = cache.item_shape
+        self.k = item[0] if len(item) == 4 else 1  # images per item
+        self.image_shape = item[-3:]
+        if size > min(self.image_shape[:2]):
+            raise ParameterError(f"crop {size} is larger than the images ({item[-3]}x{item[-2]}).")
+        self.size, self.per_image, self.batch_size = int(size), int(per_image), int(batch_size)
+        self.seed, self.transform, self.epoch = int(seed), transform, 0
+        self.pos = _positions(len(self.rows) * self.k, self.image_shape[:2], self.size, self.per_image, self.seed)
+        self.order = self._order()
+        self.n_samples = len(self.pos)
+        self.fingerprint = key_digest([cache.key, self.rows.tolist(), self.pos.tolist(), self.seed])
+
+    def _order(self) -> np.ndarray:
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.pos))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.pos) / self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        crops = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        images = crops // self.per_image  # image i is image i % k of item rows[i // k]
+        items, where = np.unique(images // self.k, return_inverse=True)
+        read = self.cache.read(self.rows[items]).reshape(len(items), self.k, *self.image_shape)
+        s = self.size
+        cut = [
+            read[w, i % self.k, top : top + s, left : left + s]
+            for w, i, (top, left) in zip(where, images, self.pos[crops])
+        ]
+        x = self.transform(np.stack(cut))
+        return x, x
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self.order = self._order()
+
+    def restarted(self) -> CropBatches:
+        """The same crops from their first epoch's order: for a second ``fit`` that must not depend on how many
+        epochs the first one ran (or resumed from a checkpoint)."""
+        return CropBatches(self.cache, self.rows, self.size, self.per_image, self.batch_size, self.seed, self.transform)
