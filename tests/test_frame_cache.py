@@ -72,29 +72,37 @@ def test_a_failed_build_leaves_no_cache(tmp_path):
 def test_crops_stream_windows_of_the_cached_frames(built):
     cache, frames = built
     rows = [0, 2, 3]
-    crops = CropBatches(cache, rows, 16, 2, 4, seed=0, transform=atd12k.to_model_range)
-    assert crops.n_samples == len(rows) * 3 * 2 and len(crops) == 5
+    crops = CropBatches(cache, rows, 16, 18, 4, seed=0, transform=atd12k.to_model_range)
+    assert crops.n_samples == 18 and len(crops) == 5
+    assert np.bincount(crops.image).tolist() == [2] * 9, "every image of the 3 triplets equally often"
     batches = [crops[i] for i in range(len(crops))]
     x = np.concatenate([b[0] for b in batches])
     assert x.shape == (18, 16, 16, 3) and x.dtype == np.float32 and x.min() >= -1 and x.max() <= 1
     assert all(b[0] is b[1] for b in batches), "an autoencoder's target is its input"
     images = frames[rows].reshape(-1, SIZE, SIZE, 3)
     for c, crop in zip(crops.order, x):
-        (top, left), image = crops.pos[c], images[c // 2]
+        (top, left), image = crops.pos[c], images[crops.image[c]]
         np.testing.assert_allclose(crop, atd12k.to_model_range(image[top : top + 16, left : left + 16]))
     first = crops.order.copy()
     crops.on_epoch_end()
     assert sorted(crops.order) == sorted(first) and not np.array_equal(crops.order, first), "reshuffled each epoch"
-    same = CropBatches(cache, rows, 16, 2, 4, seed=0, transform=atd12k.to_model_range)
+    same = CropBatches(cache, rows, 16, 18, 4, seed=0, transform=atd12k.to_model_range)
     np.testing.assert_array_equal(same.order, first)
     np.testing.assert_array_equal(crops.restarted().order, first)
     np.testing.assert_array_equal(same[0][0], batches[0][0])
     assert same.fingerprint == crops.fingerprint
-    assert CropBatches(cache, rows, 16, 2, 4, seed=1, transform=atd12k.to_model_range).fingerprint != crops.fingerprint
+    assert CropBatches(cache, rows, 16, 18, 4, seed=1, transform=atd12k.to_model_range).fingerprint != crops.fingerprint
+    few = CropBatches(cache, rows, 16, 5, 4, seed=0, transform=atd12k.to_model_range)
+    assert few.n_samples == 5 and len(set(few.image)) == 5, "fewer crops than images: each from another image"
+    assert CropBatches(cache, rows, 16, None, 4, seed=0, transform=atd12k.to_model_range).image.tolist() == list(
+        range(9)
+    )
     with pytest.raises(ParameterError, match="larger than the images"):
         CropBatches(cache, rows, SIZE + 1, 1, 4, seed=0, transform=atd12k.to_model_range)
     with pytest.raises(ParameterError, match="at least one row"):
         CropBatches(cache, [], 16, 1, 4, seed=0, transform=atd12k.to_model_range)
+    with pytest.raises(ParameterError, match="n_crops"):
+        CropBatches(cache, rows, 16, 0, 4, seed=0, transform=atd12k.to_model_range)
 
 
 def test_a_model_trains_on_the_streamed_crops(built, tmp_path):
@@ -106,10 +114,10 @@ def test_a_model_trains_on_the_streamed_crops(built, tmp_path):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(3, 3, padding="same")])
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse", run_eagerly=True)
-    crops = CropBatches(cache, range(len(cache)), 16, 1, 9, seed=0, transform=atd12k.to_model_range)
+    crops = CropBatches(cache, range(len(cache)), 16, None, 9, seed=0, transform=atd12k.to_model_range)
     history = fit(
         model,
-        crops,
+        crops.stream(),
         n_samples=crops.n_samples,
         fingerprint=crops.fingerprint,
         epochs=3,
@@ -118,6 +126,21 @@ def test_a_model_trains_on_the_streamed_crops(built, tmp_path):
         verbose=0,
     )
     assert len(history["loss"]) == 3 and history["loss"][-1] < history["loss"][0]
+
+
+def test_the_stream_gives_the_same_batches_and_reshuffles_each_epoch(built):
+    cache, _ = built
+    make = lambda: CropBatches(cache, [0, 4], 16, 10, 4, seed=2, transform=atd12k.to_model_range)  # noqa: E731
+    crops, reference = make(), make()
+    stream = crops.stream()
+    for _ in range(2):
+        got = [x.numpy() for x, _y in stream]
+        want = [reference[i][0] for i in range(len(reference))]
+        assert len(got) == len(want) == 3
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)
+        reference.on_epoch_end()
+    assert crops.epoch == 1 and not np.array_equal(crops.order, make().order)
 
 
 def test_subsample_is_seeded_sorted_and_all_when_small():

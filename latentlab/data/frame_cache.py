@@ -182,33 +182,36 @@ def key_digest(parts: Iterable[Any]) -> str:
     return h.hexdigest()[:16]
 
 
-def _positions(n: int, extent: tuple[int, int], size: int, per_item: int, seed: int) -> np.ndarray:
-    """Top-left corners (n * per_item, 2) of ``per_item`` random crops in each of n images of ``extent``."""
-    h, w = extent
+def _crops(n_images: int, n_crops: int, extent: tuple[int, int], size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which image each of ``n_crops`` crops comes from (every image equally often, give or take one) and its
+    top-left corner, (n_crops,) and (n_crops, 2), drawn from ``seed``."""
     rng = np.random.default_rng(seed)
-    ys, xs = rng.integers(0, h - size + 1, (n, per_item)), rng.integers(0, w - size + 1, (n, per_item))
-    return np.stack([ys, xs], -1).reshape(-1, 2)
+    reps, extra = divmod(n_crops, n_images)
+    image = np.sort(np.concatenate([np.repeat(np.arange(n_images), reps), rng.choice(n_images, extra, replace=False)]))
+    h, w = extent
+    return image, np.stack([rng.integers(0, h - size + 1, n_crops), rng.integers(0, w - size + 1, n_crops)], -1)
 
 
 class CropBatches(keras.utils.PyDataset):
-    """``per_image`` random ``size`` x ``size`` crops of every image of cache ``rows``, as ``(x, x)`` batches for
-    ``fit``; an item holding several images, (k, H, W, c), gives k images. ``transform`` maps the uint8 crops to
-    the model's input. The crops' positions are drawn once from ``seed``, and their order is reshuffled every
-    epoch, from ``seed`` too. :attr:`n_samples` and :attr:`fingerprint` are what ``latentlab.models.fit`` asks of
-    a stream."""
+    """Random ``size`` x ``size`` crops of the images of cache ``rows``, as ``(x, x)`` batches for ``fit``: an item
+    holding several images, (k, H, W, c), gives k images. ``n_crops`` crops per epoch, spread evenly over the
+    images (None: one per image), so the cost of an epoch is set apart from the number of images. ``transform``
+    maps the uint8 crops to the model's input. Which image each crop comes from, and where, is drawn once from
+    ``seed``; the order is reshuffled every epoch, from ``seed`` too. :attr:`n_samples` and :attr:`fingerprint`
+    are what ``latentlab.models.fit`` asks of a stream."""
 
     def __init__(
         self,
         cache: FrameCache,
         rows: Any,
         size: int,
-        per_image: int,
+        n_crops: int | None,
         batch_size: int,
         seed: int,
         transform: Callable[[np.ndarray], np.ndarray],
     ) -> None:
         super().__init__()
-        for name, value in (("size", size), ("per_image", per_image), ("batch_size", batch_size)):
+        for name, value in (("size", size), ("n_crops", 1 if n_crops is None else n_crops), ("batch_size", batch_size)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ParameterError(f"{name}={value!r}: give a whole number >= 1.")
         self.cache, self.rows = cache, _rows(rows, len(cache))
@@ -219,12 +222,17 @@ class CropBatches(keras.utils.PyDataset):
         self.image_shape = item[-3:]
         if size > min(self.image_shape[:2]):
             raise ParameterError(f"crop {size} is larger than the images ({item[-3]}x{item[-2]}).")
-        self.size, self.per_image, self.batch_size = int(size), int(per_image), int(batch_size)
+        self.size, self.n_crops, self.batch_size = int(size), n_crops, int(batch_size)
         self.seed, self.transform, self.epoch = int(seed), transform, 0
-        self.pos = _positions(len(self.rows) * self.k, self.image_shape[:2], self.size, self.per_image, self.seed)
+        n_images = len(self.rows) * self.k
+        self.image, self.pos = _crops(
+            n_images, n_images if n_crops is None else int(n_crops), self.image_shape[:2], self.size, self.seed
+        )
         self.order = self._order()
         self.n_samples = len(self.pos)
-        self.fingerprint = key_digest([cache.key, self.rows.tolist(), self.pos.tolist(), self.seed])
+        self.fingerprint = key_digest(
+            [cache.key, self.rows.tolist(), self.image.tolist(), self.pos.tolist(), self.seed]
+        )
 
     def _order(self) -> np.ndarray:
         return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.pos))
@@ -234,7 +242,7 @@ class CropBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         crops = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        images = crops // self.per_image  # image i is image i % k of item rows[i // k]
+        images = self.image[crops]  # image i is image i % k of item rows[i // k]
         items, where = np.unique(images // self.k, return_inverse=True)
         read = self.cache.read(self.rows[items]).reshape(len(items), self.k, *self.image_shape)
         s = self.size
@@ -249,7 +257,32 @@ class CropBatches(keras.utils.PyDataset):
         self.epoch += 1
         self.order = self._order()
 
+    def stream(self) -> Any:
+        """What to give ``fit``: on TensorFlow, a ``tf.data`` pipeline that calls :meth:`__getitem__` for each batch
+        in turn and reshuffles when a new epoch starts (Keras feeds a ``PyDataset`` to TensorFlow through
+        ``from_generator``, which on 2 cores made each epoch 2-4x slower, with as much system time as compute);
+        on other backends the ``PyDataset`` itself."""
+        if keras.backend.backend() != "tensorflow":
+            return self
+        import tensorflow as tf
+
+        started = [False]
+
+        def load(index: np.int64) -> np.ndarray:
+            if index == 0 and started[0]:  # the first batch of a new epoch
+                self.on_epoch_end()
+            started[0] = True
+            return np.asarray(self[int(index)][0], np.float32)
+
+        shape = [None, self.size, self.size, self.image_shape[-1]]
+
+        def batch(index: Any) -> tuple[Any, Any]:
+            x = tf.ensure_shape(tf.numpy_function(load, [index], tf.float32, stateful=True), shape)
+            return x, x
+
+        return tf.data.Dataset.range(len(self)).map(batch).prefetch(2)
+
     def restarted(self) -> CropBatches:
         """The same crops from their first epoch's order: for a second ``fit`` that must not depend on how many
         epochs the first one ran (or resumed from a checkpoint)."""
-        return CropBatches(self.cache, self.rows, self.size, self.per_image, self.batch_size, self.seed, self.transform)
+        return CropBatches(self.cache, self.rows, self.size, self.n_crops, self.batch_size, self.seed, self.transform)

@@ -355,6 +355,7 @@ def fit(
         epochs=target,
         initial_epoch=start,
         batch_size=batch_size,
+        shuffle=_is_arrays(x),  # a stream shuffles itself (Keras would reorder a PyDataset's batches at random)
         steps_per_epoch=cap,
         validation_data=validation_data,
         callbacks=cbs,
