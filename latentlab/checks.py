@@ -8,7 +8,8 @@ A notebook's closing cell collects its checks and ends with :meth:`Checks.finish
     checks.finish()
 
 Every check is evaluated in every profile. ``trained=True`` marks a claim that needs the real training of
-``cpu`` or ``full``: in ``smoke`` it is recorded but not asserted. :meth:`~Checks.finish` writes
+``cpu`` or ``full``: in ``smoke``, and wherever ``LATENTLAB_MAX_STEPS`` cut the training, it is recorded but not
+asserted. :meth:`~Checks.finish` writes
 ``<out_dir>/checks.json`` (read by ``latentlab run --seeds`` to report each check per seed), shows the
 table, and raises one :class:`AssertionError` naming every asserted check that failed, so a run reports
 all of its failures, not just the first.
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from latentlab.config import Config
+from latentlab.config import Config, max_steps
 from latentlab.io import write_json
 
 FILE = "checks.json"
@@ -66,9 +67,9 @@ class Checks:
 
     def that(self, holds: bool, claim: str, *, trained: bool = False, **values: Any) -> bool:
         """Record ``claim`` with the ``values`` it rests on; asserted in every profile, or with
-        ``trained=True`` only in ``cpu`` and ``full``. Returns whether it held."""
+        ``trained=True`` only in ``cpu`` and ``full`` with the training uncut. Returns whether it held."""
         holds = bool(holds)
-        asserted = not trained or self.cfg.profile in TRAINED_PROFILES
+        asserted = not trained or (self.cfg.profile in TRAINED_PROFILES and max_steps() is None)
         self.items.append(Check(claim, holds, asserted, {k: _short(v) for k, v in values.items()}))
         return holds
 

@@ -10,6 +10,7 @@ Environment variables:
     LATENTLAB_DATA     where datasets are looked for and cached (default: <project>/data)
     LATENTLAB_BUILD    where notebooks write metrics, arrays and checkpoints (default: <project>/build)
     LATENTLAB_OFFLINE  1 to skip every download attempt
+    LATENTLAB_MAX_STEPS  N to cut every training to N steps (a quick look; never set by default)
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from latentlab.errors import ProfileError
+from latentlab.errors import ParameterError, ProfileError
 
 PROFILES = ("smoke", "cpu", "full")
+MAX_STEPS = "LATENTLAB_MAX_STEPS"
 PROFILE_FILE = Path(__file__).with_name("profiles.toml")
 
 
@@ -91,6 +93,16 @@ def project_root() -> Path:
     if (package_parent / "pyproject.toml").is_file():
         return package_parent
     return here
+
+
+def max_steps() -> int | None:
+    """The step cap from ``LATENTLAB_MAX_STEPS`` (None when unset): every ``fit`` stops after that many steps."""
+    text = (os.environ.get(MAX_STEPS) or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ParameterError(f"{MAX_STEPS}={text!r}: give a whole number >= 1 (steps per fit), or unset it.")
+    return int(text)
 
 
 def data_dir() -> Path:

@@ -34,3 +34,16 @@ def test_trained_checks_are_recorded_but_not_asserted_in_smoke(tmp_path):
     with pytest.raises(AssertionError, match="always"):
         checks.that(False, "always")
         checks.finish(display=False)
+
+
+def test_trained_checks_are_not_asserted_when_training_was_cut(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENTLAB_MAX_STEPS", "2")
+    checks = Checks(_cfg(tmp_path, "full"))
+    checks.that(False, "needs training", trained=True)
+    checks.finish(display=False)  # does not raise: two steps of training are not the paper's
+    assert "not reproduced" in checks.markdown()
+    monkeypatch.delenv("LATENTLAB_MAX_STEPS")
+    with pytest.raises(AssertionError, match="needs training"):
+        again = Checks(config.Config("05", "05_test", "full", 2, {}, tmp_path))
+        again.that(False, "needs training", trained=True)
+        again.finish(display=False)

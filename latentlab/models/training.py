@@ -18,7 +18,6 @@ import datetime
 import hashlib
 import json
 import math
-import os
 import re
 import shutil
 import warnings
@@ -29,12 +28,12 @@ from typing import Any
 import keras
 import numpy as np
 
+from latentlab.config import max_steps
 from latentlab.errors import ParameterError, TrainingError
 from latentlab.io import atomic_path, write_json
 
 STATE = "state.json"
 WEIGHTS = re.compile(r"epoch\d{5}\.weights\.h5")
-MAX_STEPS = "LATENTLAB_MAX_STEPS"
 
 
 def compile_options(steps_per_execution: int = 16) -> dict:
@@ -45,16 +44,6 @@ def compile_options(steps_per_execution: int = 16) -> dict:
     gain that held: 1.4 or 2.6 s per epoch on 12k images, 2.1-2.4 s without (and benchmarks/bench_training.py
     finds epochs bimodal without XLA as well)."""
     return {"jit_compile": "auto", "steps_per_execution": steps_per_execution}
-
-
-def max_steps() -> int | None:
-    """The step cap from ``LATENTLAB_MAX_STEPS`` (None when unset)."""
-    text = (os.environ.get(MAX_STEPS) or "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or int(text) < 1:
-        raise ParameterError(f"{MAX_STEPS}={text!r}: give a whole number >= 1 (steps per fit), or unset it.")
-    return int(text)
 
 
 def data_fingerprint(*arrays: Any) -> str:
