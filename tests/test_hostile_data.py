@@ -255,6 +255,7 @@ def test_broken_and_hostile_frames_and_annotations_name_the_file(tmp_path):
         {"level": 1, "motion_RoI": [1, 2, 3, 4]},
         {"level": 1, "image_size": [640, 360, 3]},
         {"level": 1, "motion_RoI": {"x": "NaN", "y": 0, "width": 5, "height": 4}},
+        {"level": float("inf")},  # json.dumps writes Infinity, which json.loads reads back
     ):
         ann.write_text(json.dumps(bad))
         with pytest.raises(DataFormatError, match=r"Japan_y\.json"):

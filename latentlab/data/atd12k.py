@@ -119,7 +119,7 @@ def read_annotation(path: Path) -> dict:
             raise ValueError(f"motion_RoI {roi} has a negative corner or an empty box")
         if size is not None and (len(size) != 2 or min(size) < 1):
             raise ValueError(f"image_size {list(size)} is not [width, height]")
-    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError) as err:
         raise DataFormatError(
             f'{path} is not an ATD-12K annotation ({type(err).__name__}: {err}); it needs "level" (0-2) and '
             'may have "motion_RoI" {x, y, width, height} and "image_size" [width, height]. Fix or delete it.'
