@@ -30,6 +30,7 @@ def test_the_cache_holds_the_frames_read_into_memory(built):
     cache, frames = built
     assert cache.shape == frames.shape == (9, 3, SIZE, SIZE, 3)
     np.testing.assert_array_equal(cache.read(slice(None)), frames)
+    np.testing.assert_array_equal(np.load(cache.path), frames)  # a plain .npy file
     rows = [7, 0, 1, 2, 5]  # out of order, with a consecutive run
     np.testing.assert_array_equal(cache.read(rows), frames[rows])
     got = list(cache.batches([1, 3, 4, 8], batch_size=3))

@@ -8,8 +8,9 @@ file's length before it trusts the file. :meth:`FrameCache.read` reads the rows 
 (no memory map, whose pages would count as the process's memory once touched), and :meth:`FrameCache.batches`
 walks rows in batches with a progress bar.
 
-:class:`CropBatches` streams random crops of cached images to ``fit`` (a ``keras.utils.PyDataset``), which is how
-a model trains on every frame of a dataset that does not fit in memory.
+:class:`CropBatches` streams random crops of cached images to ``fit`` (a ``keras.utils.PyDataset``, which
+:meth:`CropBatches.stream` hands to TensorFlow through ``tf.data``): how a model trains on the frames of a dataset
+that does not fit in memory.
 """
 
 from __future__ import annotations
@@ -107,22 +108,22 @@ class FrameCache:
         if not shape or shape[0] < 1 or any(s < 1 for s in shape):
             raise ParameterError(f"shape {shape}: a cache holds at least one item of a non-empty shape.")
         path.parent.mkdir(parents=True, exist_ok=True)
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False, "shape": shape}
         with atomic_path(path, suffix=".npy") as tmp:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
-            done = 0
-            for batch in batches:
-                batch = np.asarray(batch)
-                if batch.dtype != np.uint8 or batch.shape[1:] != shape[1:] or done + len(batch) > shape[0]:
-                    raise DataFormatError(
-                        f"a batch of {batch.dtype} {batch.shape} does not fit a cache of uint8 {shape} "
-                        f"at item {done}; this is a bug in the code that reads the images."
-                    )
-                out[done : done + len(batch)] = batch
-                done += len(batch)
-                out.flush()  # written pages go back to the file, so memory stays at one batch
+            with open(tmp, "wb") as f:  # plain writes, no memory map: memory stays at one batch
+                np.lib.format.write_array_header_1_0(f, header)
+                done = 0
+                for batch in batches:
+                    batch = np.asarray(batch)
+                    if batch.dtype != np.uint8 or batch.shape[1:] != shape[1:] or done + len(batch) > shape[0]:
+                        raise DataFormatError(
+                            f"a batch of {batch.dtype} {batch.shape} does not fit a cache of uint8 {shape} "
+                            f"at item {done}; this is a bug in the code that reads the images."
+                        )
+                    f.write(memoryview(np.ascontiguousarray(batch)).cast("B"))
+                    done += len(batch)
             if done != shape[0]:
                 raise DataFormatError(f"the batches held {done} items, not the {shape[0]} the cache was made for.")
-            del out
         write_json(cls._meta_path(path), {"key": key, "shape": list(shape)})
         opened = cls.open(path, key)
         if opened is None:  # pragma: no cover - only if the file changed under us
