@@ -47,8 +47,8 @@ toy's 6 x 6 x 2 x 3 x 3 x 40 x 40) or 460,800 (the older 4 x 4 x ... file), the 
 or any smaller grid ``--factor-sizes`` (load it with ``load_mpi3d(path, factor_sizes=...)``). Image i is
 ``mpi3d_synthetic.render`` at ``grid_factors(sizes, [i])``, row-major with the last factor fastest, as
 the loader indexes the real file. The npy header is written first, then the images ``--chunk`` at a time
-as they are rendered: the full file is 12.7 GB and never in memory (tens of MB are). The loader extracts it
-once into ``mpi3d_toy.images.npy`` beside it: leave room for twice 12.7 GB.
+as they are rendered: the full file is 12.7 GB and never in memory (tens of MB are). The member is stored, so
+the loader memory-maps it in place, with no copy.
 
 Build rates, measured with one worker under ``nice`` on a 2-core machine busy with another job: 1.4-1.7 ms a
 face (vary, encode, write: 202,599 faces in 5-6 minutes) and 0.46-0.77 ms an image rendered and written
@@ -724,8 +724,8 @@ def make_mpi3d_standin(
     There is no seed: the renderer is deterministic, so the same arguments give the same bytes.
 
     ``latentlab.data.mpi3d.load_mpi3d(dest / "mpi3d_toy.npz")`` reads it (with ``factor_sizes=`` for a custom
-    grid), as does ``LATENTLAB_DATA=dest``; the loader extracts the array once into ``mpi3d_toy.images.npy``
-    beside it, as large again. Built and replaced as :func:`make_atd12k_standin`.
+    grid), as does ``LATENTLAB_DATA=dest``; the loader memory-maps the stored member in place. Built and
+    replaced as :func:`make_atd12k_standin`.
     """
     from tqdm.auto import tqdm
 
@@ -762,9 +762,8 @@ def make_mpi3d_standin(
         (tmp / "README.txt").write_text(
             f"MPI3D stand-in: {mpi3d.FILENAME} holds '{mpi3d.KEY}', {n:,} x 64 x 64 x 3 uint8 (factor sizes {sizes}, "
             f"row-major over {', '.join(FACTORS)}), each rendered by latentlab.data.mpi3d_synthetic.render at its "
-            "factors: not MPI3D's images. For measuring how the notebooks scale, not for results. The loader "
-            f"extracts the array once into {mpi3d.FILENAME[:-4]}.{mpi3d.KEY}.npy beside it (as large again). "
-            "Made by `python benchmarks/standins.py mpi3d`.\n"
+            "factors: not MPI3D's images. For measuring how the notebooks scale, not for results. The member is "
+            "stored, so the loader memory-maps it in place. Made by `python benchmarks/standins.py mpi3d`.\n"
         )
         swap_in_folder(tmp, dest)  # dest was checked above: absent, or a folder we made
     except OSError as err:

@@ -1,4 +1,6 @@
+import re
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,6 +69,36 @@ def test_local_folder_with_official_partition(data_dir, offline_folder):
     assert load_celeba("test", verbose=False).names == ["000005.jpg", "000006.jpg"]
     assert len(load_celeba("all", verbose=False)) == 6
     np.testing.assert_array_equal(train.images([1])[0], load_celeba(verbose=False, split="all").images([1])[0])
+
+
+def test_a_partial_local_copy_is_reported_as_a_subset_with_its_count(data_dir, offline_folder, capsys):
+    _write_folder(data_dir / "celeba" / "img_align_celeba", _real_jpgs(offline_folder, 6))
+    faces = load_celeba("all")
+    assert faces.source.kind == "local" and not faces.source.complete
+    printed = capsys.readouterr().out
+    assert str(faces.source) in printed and "(SUBSET)" in printed
+    assert "6 images found, 202,593 of the 202,599 aligned images" in printed
+
+
+def test_a_local_copy_is_complete_only_with_every_aligned_image():
+    names = [f"img_align_celeba/{k:06d}.jpg" for k in range(1, celeba_module.N_IMAGES + 1)]
+    assert celeba_module.N_IMAGES == 202_599
+    full = celeba_module._local_source(Path("img_align_celeba.zip"), names)
+    assert full.complete and "SUBSET" not in str(full)
+    gap = celeba_module._local_source(Path("img_align_celeba.zip"), names[:-1] + ["copy/000001.jpg"])
+    assert not gap.complete and "202,599 images found, 1 of the 202,599 aligned images" in str(gap)
+
+
+def test_an_empty_partition_file_is_an_error_not_a_silent_fallback(tmp_path, offline_folder):
+    folder = _write_folder(tmp_path / "celeba" / "img_align_celeba", _real_jpgs(offline_folder, 3))
+    partition = tmp_path / "celeba" / "list_eval_partition.txt"
+    partition.write_text("\n\n")
+    with pytest.raises(DataFormatError, match=rf"{re.escape(str(partition))} is empty.*download it again.*delete it"):
+        load_celeba(folder=tmp_path / "celeba", verbose=False)
+    partition.unlink()
+    assert load_celeba("all", folder=tmp_path / "celeba", verbose=False).names == sorted(
+        p.name for p in folder.iterdir()
+    )
 
 
 def test_without_partition_file_the_official_number_ranges_split(tmp_path, offline_folder):

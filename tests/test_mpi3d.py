@@ -1,6 +1,10 @@
 """MPI3D: the npz loader (real format, small files), factor selection, and the synthetic renderer."""
 
 import os
+import re
+import sys
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,12 +40,25 @@ def test_layout_follows_the_image_count():
         mpi3d.factor_sizes_for(1_036_799)
 
 
-def test_loader_extracts_a_memory_mapped_cache_and_selects_by_factors(data_dir):
-    np.savez(data_dir / mpi3d.FILENAME, images=indexed_images(80))
+def test_a_stored_npz_is_memory_mapped_in_place_without_a_cache(data_dir):
+    images = indexed_images(80)
+    np.savez(data_dir / mpi3d.FILENAME, images=images)  # np.savez stores its members uncompressed
+    data = mpi3d.load_mpi3d(factor_sizes=SMALL, verbose=False)
+    assert isinstance(data.images, np.memmap) and not data.images.flags.writeable
+    assert Path(data.images.filename) == (data_dir / mpi3d.FILENAME).resolve()
+    assert data.images.shape == images.shape and np.array_equal(np.asarray(data.images), images)
+    assert sorted(p.name for p in data_dir.iterdir()) == [mpi3d.FILENAME], "nothing may be written beside it"
+    assert data.source.kind == "local" and not data.source.complete and "in place" in str(data.source)
+
+
+def test_loader_extracts_a_compressed_npz_into_a_cache_and_selects_by_factors(data_dir):
+    np.savez_compressed(data_dir / mpi3d.FILENAME, images=indexed_images(80))
     data = mpi3d.load_mpi3d(factor_sizes=SMALL, verbose=False)
     assert isinstance(data.images, np.memmap) and data.source.kind == "local" and not data.source.complete
     cache = data_dir / "mpi3d_toy.images.npy"
-    assert cache.is_file()
+    assert cache.is_file() and Path(data.images.filename) == cache.resolve()
+    assert "extracted once into mpi3d_toy.images.npy" in str(data.source)
+    assert np.array_equal(index_of(np.asarray(data.images)), np.arange(80))
     images, factors = mpi3d.select_factors(
         data, {"object_color": 1, "object_shape": 0, "object_size": "large", "camera_height": 0, "background_color": 0}
     )
@@ -53,16 +70,50 @@ def test_loader_extracts_a_memory_mapped_cache_and_selects_by_factors(data_dir):
     stamp = cache.stat().st_mtime_ns
     mpi3d.load_mpi3d(factor_sizes=SMALL, verbose=False)
     assert cache.stat().st_mtime_ns == stamp
-    np.savez(data_dir / mpi3d.FILENAME, images=indexed_images(80)[::-1].copy())
+    np.savez_compressed(data_dir / mpi3d.FILENAME, images=indexed_images(80)[::-1].copy())
     os.utime(data_dir / mpi3d.FILENAME, ns=(stamp + 10**9, stamp + 10**9))
     again = mpi3d.load_mpi3d(factor_sizes=SMALL, verbose=False)
     assert index_of(np.asarray(again.images[:1]))[0] == 79
 
 
-def test_compressed_npz_is_read_too(data_dir):
-    np.savez_compressed(data_dir / mpi3d.FILENAME, images=indexed_images(80))
-    data = mpi3d.load_mpi3d(factor_sizes=SMALL, verbose=False)
-    assert np.array_equal(index_of(np.asarray(data.images)), np.arange(80))
+def test_a_truncated_stored_npz_is_refused_naming_the_file_and_the_fix(data_dir):
+    path = data_dir / mpi3d.FILENAME
+    np.savez(path, images=indexed_images(80))
+    whole = path.read_bytes()
+    # the member's header promises one image more than the member holds (its bytes end early)
+    assert whole.count(b"(80, 64, 64, 3)") == 1
+    path.write_bytes(whole.replace(b"(80, 64, 64, 3)", b"(81, 64, 64, 3)"))
+    with pytest.raises(
+        DataFormatError, match=rf"{re.escape(str(path))}: 'images' holds .* needs .*truncated.*get the file again"
+    ):
+        mpi3d.open_images(path)
+    # a download cut short: the zip's index at the end is gone
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(
+        DataFormatError, match=rf"{re.escape(str(path))} is not a readable npz.*delete it or replace it"
+    ):
+        mpi3d.load_mpi3d(path, factor_sizes=SMALL, verbose=False)
+    assert sorted(p.name for p in data_dir.iterdir()) == [mpi3d.FILENAME]
+
+
+def test_the_benchmark_standin_zip64_member_is_mapped_in_place(tmp_path, monkeypatch):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import standins
+
+    sizes = (1, 1, 1, 1, 1, 2, 3)
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 1 << 16)  # the full file's 12.7 GB member is zip64: force it
+    dest = standins.make_mpi3d_standin(tmp_path / "mpi3d", factor_sizes=sizes, workers=1, verbose=False)
+    monkeypatch.undo()
+    npz = dest / mpi3d.FILENAME
+    local = npz.read_bytes()[:30]
+    name_len, extra_len = int.from_bytes(local[26:28], "little"), int.from_bytes(local[28:30], "little")
+    assert local[:4] == b"PK\x03\x04" and extra_len > 0, "the local header should carry a zip64 field"
+    before = sorted(p.name for p in dest.iterdir())
+    data = mpi3d.load_mpi3d(npz, factor_sizes=sizes, verbose=False)
+    assert Path(data.images.filename) == npz.resolve() and "in place" in data.source.note
+    assert data.images.offset > 30 + name_len + extra_len
+    assert np.array_equal(np.asarray(data.images), mpi3d_synthetic.render(mpi3d_synthetic.grid_factors(sizes)))
+    assert sorted(p.name for p in dest.iterdir()) == before
 
 
 def test_wrong_key_length_or_shape_are_clear_errors(data_dir):
@@ -128,6 +179,19 @@ def test_renderer_is_deterministic_and_distinguishes_factors():
     assert all(not np.array_equal(a[0], a[i]) for i in range(1, 5))
     images = mpi3d_synthetic.SyntheticImages()
     assert np.array_equal(images[7], mpi3d_synthetic.render(mpi3d_synthetic.grid_factors(images.sizes, [7]))[0])
+
+
+def test_synthetic_images_refuse_out_of_range_indices_as_numpy_does():
+    images = mpi3d_synthetic.SyntheticImages(SMALL)
+    real = np.zeros((len(images), 1), np.uint8)  # what the memory-mapped file does with the same keys
+    for key in (80, -81, np.int64(80), 10**6):
+        with pytest.raises(IndexError):
+            real[key]
+        with pytest.raises(IndexError, match="out of bounds"):
+            images[key]
+    last = mpi3d_synthetic.render(mpi3d_synthetic.grid_factors(SMALL, [79]))[0]
+    assert np.array_equal(images[-1], last) and np.array_equal(images[79], last)
+    assert np.array_equal(images[-80], images[0]) and not np.array_equal(images[0], last)
 
 
 def white_centroid_x(images: np.ndarray) -> np.ndarray:

@@ -48,6 +48,8 @@ CROP_BOX = (
 )
 #: The official partition by image number, used when list_eval_partition.txt is absent.
 SPLIT_RANGES = {"train": (1, 162770), "valid": (162771, 182637), "test": (182638, 202599)}
+#: Aligned CelebA images, 000001.jpg ... 202599.jpg: a local copy holding all of them is complete.
+N_IMAGES = SPLIT_RANGES["test"][1]
 SPLIT_CODES = {"train": "0", "valid": "1", "test": "2"}
 OFFICIAL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
 MISSING_HELP = (
@@ -355,7 +357,26 @@ def _partition(folder: Path) -> dict[str, str] | None:
                 f"{PARTITION} from {OFFICIAL}, or delete it."
             )
         table[parts[0]] = parts[1]
+    if not table:
+        raise DataFormatError(
+            f"{path} is empty: it lists no '<image>.jpg <0|1|2>' lines. Replace it with CelebA's {PARTITION} "
+            f"from {OFFICIAL} (download it again), or delete it to split by image number."
+        )
     return table
+
+
+def _local_source(path: Path, names: list[str]) -> DataSource:
+    """The source of a local copy holding ``names``: complete when every aligned CelebA image
+    (000001.jpg ... 202599.jpg) is among them, else marked a subset with how many images were found."""
+    numbers = {_image_number(n) for n in names}
+    missing = sum(k not in numbers for k in range(1, N_IMAGES + 1))
+    if not missing:
+        return DataSource("CelebA", "local", str(path))
+    note = (
+        f"{len(names):,} images found, {missing:,} of the {N_IMAGES:,} aligned images "
+        f"(000001-{N_IMAGES:06d}.jpg) missing; statistics are of this subset"
+    )
+    return DataSource("CelebA", "local", str(path), complete=False, note=note)
 
 
 def _select_split(names: list[str], split: str, partition: dict[str, str] | None) -> list[str]:
@@ -375,8 +396,11 @@ def load_celeba(split: str = "train", folder: str | Path | None = None, verbose:
 
     ``folder`` (default ``<data>/celeba``) holds ``img_align_celeba/`` or ``img_align_celeba.zip``;
     it may also be the image folder or the zip itself. Without ``list_eval_partition.txt`` the split
-    follows the official image-number ranges. Raises :class:`DataNotFoundError` when no source is
-    available and :class:`DataFormatError` for a folder or zip that is not aligned CelebA.
+    follows the official image-number ranges; an empty one is a :class:`DataFormatError`. A local copy is
+    ``source.complete`` only when it holds all 202,599 aligned images (000001.jpg ... 202599.jpg, counted
+    before the split is taken); otherwise the source says how many were found. Raises
+    :class:`DataNotFoundError` when no source is available and :class:`DataFormatError` for a folder or
+    zip that is not aligned CelebA.
     """
     if not isinstance(split, str) or split not in (*SPLIT_RANGES, "all"):
         raise ParameterError(f"split={split!r}: choose train, valid, test or all.")
@@ -391,6 +415,7 @@ def load_celeba(split: str = "train", folder: str | Path | None = None, verbose:
     for path in candidates:
         if path.exists():
             faces = _open_source(path, DataSource("CelebA", "local", str(path)))
+            faces.source = _local_source(path, faces.names)
             partition = _partition(path.parent) or (_partition(path) if path.is_dir() else None)
             break
         tried.append(f"{path}: missing")

@@ -4,9 +4,11 @@ one image per combination of seven factors, stored row-major in the order of :da
 Sources, in order: ``mpi3d_toy.npz`` in the data folder (``LATENTLAB_DATA`` or ``data/``), then the
 synthetic renderer of :mod:`latentlab.data.mpi3d_synthetic` (the same factor layout, rendered on
 demand). There is no checksummed download: the published file has no checksum we could pin, so it is
-never fetched automatically. The real file is ~12 GB of pixels; its ``images`` array is extracted once
-into ``mpi3d_toy.images.npy`` beside it and memory-mapped, so only the selected images are read. The cache
-is keyed on the npz's size and modification time (ns) in ``mpi3d_toy.images.json``, checked for
+never fetched automatically. The real file is ~12 GB of pixels, read through a memory map so that only
+the selected images are read. When its ``images`` member is stored (not compressed, as ``np.savez``
+writes it) the map points straight into the npz: no copy, no extra disk. A compressed member
+(``np.savez_compressed``) is extracted once into ``mpi3d_toy.images.npy`` beside it and that is mapped; the
+cache is keyed on the npz's size and modification time (ns) in ``mpi3d_toy.images.json``, checked for
 completeness before use, and written atomically: a partial extraction never becomes the cache.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterable, Mapping
@@ -103,12 +106,69 @@ def _member_header(path: Path) -> tuple[str, tuple[int, ...], np.dtype]:
             f"{path} is not a readable npz ({type(err).__name__}: {err}); delete it or replace "
             f"it with the file from {REPO}."
         ) from err
+    _check_header(path, shape, fortran, dtype)
+    return member, shape, dtype
+
+
+def _check_header(path: Path, shape: tuple[int, ...], fortran: bool, dtype: np.dtype) -> None:
+    """:class:`DataFormatError` unless the npy header describes C-ordered uint8 images (N, 64, 64, 3)."""
     if fortran or dtype != np.uint8 or len(shape) != 4 or shape[1:] != (64, 64, 3):
         raise DataFormatError(
             f"{path}: '{KEY}' is {'Fortran-ordered ' if fortran else ''}{dtype} of shape {shape}; "
             "MPI3D toy images are C-ordered uint8 of shape (N, 64, 64, 3)."
         )
-    return member, shape, dtype
+
+
+#: A zip local file header: signature, version, flags, method, time, date, CRC, sizes, name and extra lengths.
+_LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+
+
+def _map_stored(path: Path, member: str, shape: tuple[int, ...]) -> np.memmap | None:
+    """The array of a stored (uncompressed, unencrypted) npz member as a read-only memory map of the npz
+    itself, or None when the member is compressed or encrypted (it must then be extracted).
+
+    The member's data starts after its local file header: 30 bytes, the file name and the extra field, whose
+    lengths are read from the local header itself (its extra field, e.g. zip64's, may differ from the
+    central directory's). The npy header found there must be the one ``_member_header`` read, and the npz
+    must hold every byte it promises, else :class:`DataFormatError`."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            info = zf.getinfo(member)
+        if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+            return None
+        with open(path, "rb") as handle:
+            handle.seek(info.header_offset)
+            local = handle.read(_LOCAL_HEADER.size)
+            if len(local) < _LOCAL_HEADER.size:
+                raise EOFError(f"the local header of '{member}' at byte {info.header_offset:,} is cut short")
+            signature, _, _, method, *_, name_len, extra_len = _LOCAL_HEADER.unpack(local)
+            if signature != b"PK\x03\x04" or method != zipfile.ZIP_STORED:
+                raise ValueError(f"no stored local header for '{member}' at byte {info.header_offset:,}")
+            start = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+            handle.seek(start)
+            found, fortran, dtype = _npy_header(handle)
+            offset = handle.tell()
+        size = path.stat().st_size
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        raise DataFormatError(
+            f"{path} is not a readable npz ({type(err).__name__}: {err}); delete it or replace "
+            f"it with the file from {REPO}."
+        ) from err
+    _check_header(path, found, fortran, dtype)
+    if found != tuple(shape):
+        raise DataFormatError(
+            f"{path}: the '{KEY}' member's header reads {found} in place but {tuple(shape)} through the zip "
+            f"index; the file is corrupt. Get the file again from {REPO}."
+        )
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    promised = offset - start + nbytes
+    if info.file_size != promised or size < offset + nbytes:
+        held = min(info.file_size, size - start)
+        raise DataFormatError(
+            f"{path}: '{KEY}' holds {held:,} bytes but its header {tuple(shape)} needs {promised:,}; the file "
+            f"is truncated or corrupt. Delete it, or get the file again from {REPO}."
+        )
+    return np.memmap(path, dtype=np.uint8, mode="r", offset=offset, shape=tuple(shape), order="C")
 
 
 def _cache_path(path: Path) -> Path:
@@ -174,16 +234,29 @@ def _extract(path: Path, member: str, shape: tuple[int, ...], cache: Path, chunk
 
 
 def open_images(path: Path, chunk: int = 1 << 24) -> np.memmap:
-    """The ``images`` array of an MPI3D npz as a read-only memory map of its ``.npy`` cache, extracting
-    it (streamed, atomically) on first use, and again whenever the npz's size or modification time (ns)
-    differs from the cache's key or the cache is incomplete."""
-    path = Path(path)
+    """The ``images`` array of an MPI3D npz as a read-only (N, 64, 64, 3) uint8 memory map.
+
+    A stored member (``np.savez``, and ``benchmarks/standins.py mpi3d``, zip64 or not) is mapped in place,
+    straight from the npz: nothing is copied or written. A compressed member (``np.savez_compressed``) is
+    extracted (streamed ``chunk`` bytes at a time, atomically) into ``<name>.images.npy`` beside the npz on
+    first use, and again whenever the npz's size or modification time (ns) differs from the cache's key or
+    the cache is incomplete; the cache is mapped. Raises :class:`DataFormatError` for a file that is not an
+    npz of such images or holds fewer bytes than its header promises."""
+    return _open_images(Path(path), chunk)[0]
+
+
+def _open_images(path: Path, chunk: int = 1 << 24) -> tuple[np.memmap, str]:
+    """:func:`open_images`, and a few words on how the array was opened (for the source's note)."""
     member, shape, _ = _member_header(path)
+    in_place = _map_stored(path, member, shape)
+    if in_place is not None:
+        return in_place, f"'{KEY}' memory-mapped in place (a stored npz member)"
     cache = _cache_path(path)
+    how = f"'{KEY}' is compressed in the npz: extracted once into {cache.name} beside it and memory-mapped"
     key = _source_key(path, member, shape)
     cached = _valid_cache(cache, key)
     if cached is not None:
-        return cached
+        return cached, how
     try:
         _key_path(cache).unlink(missing_ok=True)  # the old key must never vouch for a new cache
     except OSError as err:
@@ -197,7 +270,7 @@ def open_images(path: Path, chunk: int = 1 << 24) -> np.memmap:
         raise DataFormatError(f"{path} changed while it was being read; run again once it is complete.")
     stat = cache.stat()
     write_json(_key_path(cache), {**key, "cache_size": stat.st_size, "cache_mtime_ns": stat.st_mtime_ns})
-    return np.load(cache, mmap_mode="r", allow_pickle=False)
+    return np.load(cache, mmap_mode="r", allow_pickle=False), how
 
 
 def _factor_sizes(factor_sizes: Iterable[int]) -> tuple[int, ...]:
@@ -227,11 +300,13 @@ def load_mpi3d(
     ``path``: an ``mpi3d_toy.npz`` (default: ``<data folder>/mpi3d_toy.npz``). The factor sizes follow
     from the image count (:data:`LAYOUTS`) unless ``factor_sizes`` gives a custom layout (a subset file
     written in the same format). Without the file, the synthetic renderer stands in (when
-    ``synthetic_fallback``), else :class:`DataNotFoundError` says where to put the file.
+    ``synthetic_fallback``), else :class:`DataNotFoundError` says where to put the file. The file's images
+    are memory-mapped as :func:`open_images` says (in place when stored, else from an extracted cache);
+    ``source.note`` says which.
     """
     local = Path(path) if path is not None else config.data_dir() / FILENAME
     if local.is_file():
-        images = open_images(local)
+        images, how = _open_images(local)
         if factor_sizes is None:
             sizes = factor_sizes_for(len(images), str(local))
         else:
@@ -241,7 +316,8 @@ def load_mpi3d(
                     f"{local} holds {len(images):,} images but factor_sizes={sizes} describe "
                     f"{int(np.prod(sizes)):,} (one size per factor: {', '.join(FACTORS)})."
                 )
-        data = MPI3D(images, sizes, DataSource("MPI3D toy", "local", str(local), complete=sizes in LAYOUTS.values()))
+        source = DataSource("MPI3D toy", "local", str(local), complete=sizes in LAYOUTS.values(), note=how)
+        data = MPI3D(images, sizes, source)
     elif path is not None or not synthetic_fallback:
         raise DataNotFoundError(f"{local} does not exist. " + MISSING_HELP.format(folder=local.parent))
     else:

@@ -212,7 +212,8 @@ def _check_sizes(sizes: Sequence[int], renderable: bool = True) -> tuple[int, ..
 class SyntheticImages:
     """A lazily rendered (N, 64, 64, 3) uint8 array in MPI3D's layout: ``images[i]`` is the image whose
     factors are ``grid_factors(sizes, [i])``. Supports integer, slice and integer-array indexing, so
-    the loader's selection code works on it exactly as on the memory-mapped real file."""
+    the loader's selection code works on it exactly as on the memory-mapped real file; an integer index
+    outside ``-N .. N - 1`` raises :class:`IndexError`, as numpy does."""
 
     dtype = np.dtype(np.uint8)
 
@@ -224,8 +225,12 @@ class SyntheticImages:
         return self.shape[0]
 
     def __getitem__(self, key: int | slice | ArrayLike) -> np.ndarray:
+        """The image(s) at ``key``: (64, 64, 3) uint8 for an integer, (*key.shape, 64, 64, 3) otherwise."""
         if isinstance(key, (int, np.integer)):
-            return render(grid_factors(self.sizes, [int(key) % len(self)]))[0]
+            index, n = int(key), len(self)
+            if not -n <= index < n:
+                raise IndexError(f"index {index} is out of bounds for axis 0 with size {n}")
+            return render(grid_factors(self.sizes, [index % n]))[0]
         idx = np.arange(len(self))[key] if isinstance(key, slice) else np.asarray(key, np.int64)
         return render(grid_factors(self.sizes, idx.ravel())).reshape(*idx.shape, SIZE, SIZE, 3)
 
