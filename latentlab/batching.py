@@ -95,3 +95,50 @@ def predict(model: Callable[..., Any], x: Any, batch_size: int = 256, progress: 
 def predictor(model: Callable[..., Any], batch_size: int = 256) -> Callable[[Any], Any]:
     """``x -> predict(model, x, batch_size)``: an encoder or decoder as a plain function of arrays."""
     return lambda x: predict(model, x, batch_size)
+
+
+def steady(dataset: Any) -> Any:
+    """``dataset`` (a ``tf.data.Dataset``) with tf.data's autotuning and default graph rewrites turned off: buffers
+    and parallelism stay as the pipeline sets them. With autotuning on, training epochs on 2 cores flipped at random
+    between two speeds 1.8x apart: in the slow one the input thread and the training step ran in turn, each core
+    half idle, for the same CPU time (``benchmarks/bench_autotune.py``; figures in benchmarks/README.md)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.experimental_optimization.apply_default_optimizations = False
+    return dataset.with_options(options)
+
+
+def array_batches(x: Any, y: Any, batch_size: int, seed: int | None = None, epoch: Any = 0) -> Any:
+    """A ``tf.data`` pipeline of one epoch of ``(x, y)`` batches for ``model.fit`` on TensorFlow. With a ``seed``,
+    the order is a shuffle seeded by ``(seed, epoch)``, where ``epoch`` is a number or a ``tf.Variable`` read each
+    time an iterator starts (``fit`` sets it at each epoch's start), so a run resumed at epoch k sees the batches
+    an uninterrupted run saw there; without a seed (validation data), items come in order. ``x`` and ``y`` are
+    arrays of equal length, or tuples of them (several inputs); ``y`` may be ``x`` itself, which is then held once.
+    Batches are gathered from one copy of the data, as Keras does for arrays, and the pipeline is :func:`steady`."""
+    import tensorflow as tf
+
+    n = len(x[0] if isinstance(x, (list, tuple)) else x)
+    if y is None or len(y[0] if isinstance(y, (list, tuple)) else y) != n:
+        raise ParameterError(f"array_batches: give targets y of the same length as x ({n}).")
+    batch_slices(n, batch_size)  # validates batch_size
+    same = y is x
+    x, y = (tuple(a) if isinstance(a, list) else a for a in (x, y))  # tf.data would stack a list into one tensor
+    data = tf.nest.map_structure(tf.convert_to_tensor, (x,) if same else (x, y))
+
+    def order(_: Any) -> Any:
+        indices = tf.range(n, dtype=tf.int64)
+        if seed is None:
+            return indices
+        key = tf.stack([tf.constant(seed, tf.int64), tf.cast(tf.convert_to_tensor(epoch), tf.int64)])
+        return tf.random.experimental.stateless_shuffle(indices, seed=key)
+
+    def gather(index: Any, held: Any) -> Any:
+        picked = tf.nest.map_structure(lambda a: tf.gather(a, index), held)
+        return (picked[0], picked[0]) if same else picked
+
+    indices = tf.data.Dataset.range(1).map(order).flat_map(lambda o: tf.data.Dataset.from_tensor_slices(o))
+    pairs = tf.data.Dataset.zip((indices.batch(batch_size), tf.data.Dataset.from_tensors(data).repeat()))
+    batches = pairs.map(gather).apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))
+    return steady(batches.prefetch(2))

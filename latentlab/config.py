@@ -165,11 +165,21 @@ def resolve_seed(seed: int | None = None) -> int:
     return int(seed)
 
 
+_seeded: int | None = None
+
+
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and the Keras backend."""
+    """Seed Python, NumPy and the Keras backend (and remember ``seed`` for :func:`current_seed`)."""
     import keras
 
+    global _seeded
     keras.utils.set_random_seed(seed)
+    _seeded = int(seed)
+
+
+def current_seed() -> int:
+    """The seed last given to :func:`seed_everything` (``load`` calls it), else ``LATENTLAB_SEED``, else 0."""
+    return resolve_seed() if _seeded is None else _seeded
 
 
 @contextlib.contextmanager

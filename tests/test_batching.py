@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from latentlab.batching import batch_slices, map_batches, predict, predictor
+from latentlab.batching import array_batches, batch_slices, map_batches, predict, predictor
 from latentlab.errors import ParameterError
 
 
@@ -42,3 +42,40 @@ def test_predict_matches_the_model_and_reshapes_images_for_a_dense_encoder(mnist
     codes = predict(encoder, images, batch_size=32)
     np.testing.assert_allclose(codes, np.asarray(encoder(images.reshape(70, 784))), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(predictor(encoder, 16)(images), codes, rtol=1e-5, atol=1e-6)
+
+
+def _orders(dataset):
+    return [np.asarray(xb)[:, 0].astype(int).tolist() for xb, _ in dataset]
+
+
+def test_array_batches_reshuffle_every_epoch_by_seed_and_epoch_alone():
+    import tensorflow as tf
+
+    x = np.repeat(np.arange(10, dtype=np.float32)[:, None], 3, axis=1)
+    epoch = tf.Variable(0, dtype=tf.int64)
+    stream, epochs = array_batches(x, x, 4, seed=7, epoch=epoch), []
+    for e in range(3):
+        epoch.assign(e)
+        batches = _orders(stream)
+        assert [len(b) for b in batches] == [4, 4, 2]
+        epochs.append(sum(batches, []))
+    assert all(sorted(e) == list(range(10)) for e in epochs), "every item once per epoch"
+    assert len({tuple(e) for e in epochs}) == 3, "a new order every epoch"
+    assert sum(_orders(array_batches(x, x, 4, seed=7, epoch=2)), []) == epochs[2], "the order is (seed, epoch)'s"
+    assert sum(_orders(array_batches(x, x, 4, seed=8, epoch=2)), []) != epochs[2]
+    assert sum(_orders(array_batches(x, x, 4)), []) == list(range(10)), "without a seed: in order"
+
+
+def test_array_batches_keep_several_inputs_and_targets_paired():
+    a, b, y = np.arange(6.0), np.arange(6.0) * 10, np.arange(6) + 100
+    for (xa, xb), yb in array_batches([a, b], y, 4, seed=0):
+        assert np.array_equal(np.asarray(xb), np.asarray(xa) * 10) and np.array_equal(
+            np.asarray(yb), np.asarray(xa) + 100
+        )
+    with pytest.raises(ParameterError, match="same length"):
+        array_batches(a, y[:5], 4)
+
+
+def test_array_batches_do_not_autotune():
+    options = array_batches(np.zeros((4, 2)), np.zeros((4, 2)), 2).options()
+    assert options.autotune.enabled is False

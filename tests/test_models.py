@@ -88,6 +88,16 @@ def test_interrupted_training_resumes_where_it_stopped(tmp_path, small_mnist):
     assert counter.epochs == [], "a finished run must not train again"
     np.testing.assert_array_equal(again.predict(x[:5], verbose=0), fresh.predict(x[:5], verbose=0))
 
+    config.seed_everything(0)
+    whole = build_dense_autoencoder(1)
+    assert fit(whole, x, epochs=4, batch_size=256, verbose=0)["loss"] == pytest.approx(history["loss"], rel=1e-5)
+    np.testing.assert_allclose(
+        whole.predict(x[:5], verbose=0),
+        fresh.predict(x[:5], verbose=0),
+        atol=1e-6,
+        err_msg="the resumed run must have trained on the batches of the uninterrupted one",
+    )
+
 
 def test_init_from_continues_another_run(tmp_path, small_mnist):
     x, _ = small_mnist

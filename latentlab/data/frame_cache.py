@@ -25,6 +25,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from latentlab.batching import steady
 from latentlab.errors import DataFormatError, ParameterError
 from latentlab.io import atomic_path, write_json
 
@@ -281,7 +282,7 @@ class CropBatches(keras.utils.PyDataset):
             x = tf.ensure_shape(tf.numpy_function(load, [index], tf.float32, stateful=True), shape)
             return x, x
 
-        return tf.data.Dataset.range(len(self)).map(batch).prefetch(2)
+        return steady(tf.data.Dataset.range(len(self)).map(batch).prefetch(2))
 
     def restarted(self) -> CropBatches:
         """The same crops from their first epoch's order: for a second ``fit`` that must not depend on how many

@@ -28,7 +28,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from latentlab.config import max_steps
+from latentlab.batching import array_batches
+from latentlab.config import current_seed, max_steps
 from latentlab.errors import ParameterError, TrainingError
 from latentlab.io import atomic_path, write_json
 
@@ -41,8 +42,8 @@ def compile_options(steps_per_execution: int = 16) -> dict:
     Python overhead per batch; callbacks see every ``steps_per_execution``-th batch) and Keras's ``"auto"``
     XLA, which compiles on a GPU and on JAX but not on a TensorFlow CPU. There, compiling the dense autoencoder
     with XLA took 6-7 s longer per model (a fit's first epoch 13 s instead of 6-7 s on 2 cores) for no steady
-    gain that held: 1.4 or 2.6 s per epoch on 12k images, 2.1-2.4 s without (and benchmarks/bench_training.py
-    finds epochs bimodal without XLA as well)."""
+    gain that held: 1.4 or 2.6 s per epoch on 12k images, 2.1-2.4 s without (epochs that took twice as long came
+    from tf.data's autotuning, with or without XLA: see :func:`fit`)."""
     return {"jit_compile": "auto", "steps_per_execution": steps_per_execution}
 
 
@@ -247,6 +248,17 @@ class Progress(keras.callbacks.Callback):
             self.bar.close()
 
 
+class _SetEpoch(keras.callbacks.Callback):
+    """Sets the epoch whose shuffle :func:`~latentlab.batching.array_batches` draws, before the epoch's batches."""
+
+    def __init__(self, variable: Any) -> None:
+        super().__init__()
+        self.variable = variable
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.variable.assign(epoch)
+
+
 def _is_arrays(x: Any) -> bool:
     if isinstance(x, (list, tuple)):
         return bool(x) and all(isinstance(a, np.ndarray) for a in x)
@@ -298,6 +310,7 @@ def fit(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     n_samples: int | None = None,
     fingerprint: str | None = None,
+    seed: int | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` to ``epochs`` epochs in total and return the loss history of all of them.
 
@@ -307,6 +320,13 @@ def fit(
     train a model further than a comparison run did. A streamed ``x`` (a ``tf.data.Dataset`` or ``PyDataset`` of
     ``(inputs, targets)`` batches) is given with ``n_samples``, its number of samples, and ideally a
     ``fingerprint`` of what it streams; arrays are fingerprinted here. ``verbose=0`` hides the progress bar.
+
+    Arrays are shuffled anew every epoch. On TensorFlow, arrays with targets (and validation arrays) are fed through
+    :func:`~latentlab.batching.array_batches`: each epoch's order is seeded by ``(seed, epoch)`` (``seed`` defaults
+    to :func:`~latentlab.config.current_seed`), so a resumed run trains on the batches an uninterrupted one would,
+    and the pipeline does not autotune (with tf.data's autotuning, epochs on 2 cores flipped at random between two
+    speeds 1.8x apart). Other backends, and inputs without targets (the interpolation agent's episodes, whose
+    `cpu` results were verified on Keras's own shuffling), are shuffled as Keras does.
     """
     epochs, batch_size = _whole("epochs", epochs, 0), _whole("batch_size", batch_size, 1)
     checkpoint_every = _whole("checkpoint_every", checkpoint_every, 1)
@@ -338,14 +358,21 @@ def fit(
         cbs.append(Checkpoint(checkpoint_dir, sig, history, every=checkpoint_every))
     if verbose != 0:
         cbs.append(Progress(model.name, target, start, cap or math.ceil(n_samples / batch_size)))
+    feed = {"x": x, "y": y, "batch_size": batch_size, "shuffle": _is_arrays(x)}
+    if _is_arrays(x) and y is not None and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        epoch = tf.Variable(start, dtype=tf.int64, trainable=False)
+        stream = array_batches(x, y, batch_size, current_seed() if seed is None else seed, epoch)
+        feed, cbs = {"x": stream, "y": None, "batch_size": None, "shuffle": False}, [_SetEpoch(epoch), *cbs]
+        if isinstance(validation_data, tuple) and len(validation_data) == 2 and _is_arrays(validation_data[0]):
+            validation_data = array_batches(*validation_data, batch_size)
+    # (a stream shuffles itself: Keras would reorder a PyDataset's batches with Python's unseeded random)
     run = model.fit(
-        x,
-        y,
+        **feed,
+        steps_per_epoch=cap,
         epochs=target,
         initial_epoch=start,
-        batch_size=batch_size,
-        shuffle=_is_arrays(x),  # a stream shuffles itself (Keras would reorder a PyDataset's batches at random)
-        steps_per_epoch=cap,
         validation_data=validation_data,
         callbacks=cbs,
         verbose=0,
