@@ -1,12 +1,13 @@
 """Notebook 02's speed: encoding CelebA faces in batches, and the latent explorer's update latency.
 
-    python benchmarks/bench_celeba.py [--images 999] [--batch-size 256]
+    python benchmarks/bench_celeba.py [--images 999] [--batch-size 256] [--trials 5]
 
-Prints images/s of (a) reading + preprocessing jpgs through ``CelebA.dataset`` alone, (b) streaming
-and encoding them in batches (what the notebook does), (c) encoding preloaded images in batches and
-(d) encoding one image per call (the unbatched reference), with the batching speed-up (c)/(d). Then
-the :class:`~latentlab.widgets.LatentExplorer` update (decode one z + PNG) against a bare
-``decoder.predict`` of one z, both medians of 50 calls (target: update < 100 ms).
+Prints images/s (min / median / max of interleaved trials, ``benchmarks/trials.py``) of (a) reading +
+preprocessing jpgs through ``CelebA.dataset`` alone, (b) streaming and encoding them in batches (what the
+notebook does), (c) encoding preloaded images in batches and (d) encoding 64 images one per call (the
+unbatched reference), with the batching speed-up (c)/(d) and the streaming share (b)/(c) as ratios of medians
+with their per-round spread. Then the :class:`~latentlab.widgets.LatentExplorer` update (decode one z + PNG)
+against a bare ``decoder.predict`` of one z, 50 interleaved calls each (target: update < 100 ms).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
+import statistics
+import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -25,36 +28,15 @@ from latentlab.data.celeba import load_celeba  # noqa: E402
 from latentlab.models.conv import build_conv_autoencoder, encode_images  # noqa: E402
 from latentlab.widgets import LatentExplorer, keras_decoder  # noqa: E402
 
-
-def rate(n: int, seconds: float) -> str:
-    return f"{n / seconds:8.0f} images/s"
-
-
-def timed(fn, repeats: int = 1) -> float:
-    """Best of ``repeats`` wall-clock seconds of ``fn()`` after one warm-up call."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-def median_ms(fn, calls: int = 50) -> float:
-    fn()
-    times = []
-    for _ in range(calls):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1000 * float(np.median(times))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from trials import interleaved, ratio, spread  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=999)
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--trials", type=int, default=5)
     args = parser.parse_args()
 
     faces = load_celeba("all", verbose=False)[: args.images]
@@ -66,19 +48,27 @@ def main() -> None:
         f"{n} faces from {faces.source.kind}, batch {bs}"
     )
 
-    t_read = timed(lambda: list(faces.dataset(bs)), 2)
-    t_stream = timed(lambda: encode_images(ae.encoder, faces, bs), 2)
-    t_memory = timed(lambda: ae.encoder.predict(x, batch_size=bs, verbose=0), 2)
     single = x[:64]
-    t_single = timed(lambda: [ae.encoder(single[i : i + 1], training=False) for i in range(len(single))])
-    print(f"(a) read + preprocess jpgs     {rate(n, t_read)}")
-    print(f"(b) stream + encode, batched   {rate(n, t_stream)}")
-    print(f"(c) encode preloaded, batched  {rate(n, t_memory)}")
-    print(f"(d) encode one image per call  {rate(len(single), t_single)}")
-    print(
-        f"batched / one per call: {(n / t_memory) / (len(single) / t_single):.1f}x; "
-        f"streaming keeps {100 * t_memory / t_stream:.0f}% of the in-memory encode rate"
+    counts = {"(a) read + preprocess jpgs": n, "(b) stream + encode, batched": n, "(c) encode preloaded, batched": n}
+    counts["(d) encode one image per call"] = len(single)
+    seconds, _ = interleaved(
+        {
+            "(a) read + preprocess jpgs": lambda: list(faces.dataset(bs)),
+            "(b) stream + encode, batched": lambda: encode_images(ae.encoder, faces, bs),
+            "(c) encode preloaded, batched": lambda: ae.encoder.predict(x, batch_size=bs, verbose=0),
+            "(d) encode one image per call": lambda: [
+                ae.encoder(single[i : i + 1], training=False) for i in range(len(single))
+            ],
+        },
+        trials=args.trials,
     )
+    per_image = {name: [t / counts[name] for t in times] for name, times in seconds.items()}
+    for name, times in per_image.items():
+        print(f"{name:31s} {spread([1 / t for t in times], '{:,.0f}')} images/s (min / median / max)")
+    batched, streamed = per_image["(c) encode preloaded, batched"], per_image["(b) stream + encode, batched"]
+    print(f"batched / one per call: {ratio(per_image['(d) encode one image per call'], batched)}")
+    share = statistics.median(batched) / statistics.median(streamed)
+    print(f"streaming keeps {share:.0%} of the in-memory encode rate (in memory faster by {ratio(streamed, batched)})")
 
     z = ae.encoder.predict(x, batch_size=bs, verbose=0)
     order = np.argsort(-(z.mean(0) ** 2 + z.std(0) ** 2))[:8]
@@ -89,11 +79,18 @@ def main() -> None:
         scales=z.std(0)[order],
     )
     rng = np.random.default_rng(0)
-    update = median_ms(lambda: explorer.set_coefficients(rng.uniform(-2, 2, 8)))
-    predict = median_ms(lambda: ae.decoder.predict(z[:1], verbose=0))
+    calls, _ = interleaved(
+        {
+            "update": lambda: explorer.set_coefficients(rng.uniform(-2, 2, 8)),
+            "predict": lambda: ae.decoder.predict(z[:1], verbose=0),
+        },
+        trials=50,
+    )
+    update, predict = (1000 * statistics.median(calls[k]) for k in ("update", "predict"))
     print(
-        f"explorer update (decode + PNG): {update:.1f} ms median; decoder.predict of one z: {predict:.1f} ms "
-        f"(ratio {predict / update:.1f}x); target < 100 ms: {'met' if update < 100 else 'MISSED'}"
+        f"explorer update (decode + PNG): {spread([1000 * t for t in calls['update']])} ms; decoder.predict of one "
+        f"z: {spread([1000 * t for t in calls['predict']])} ms (min / median / max of 50); update faster by "
+        f"{ratio(calls['predict'], calls['update'])}; target < 100 ms: {'met' if update < 100 else 'MISSED'}"
     )
 
 

@@ -1,12 +1,13 @@
 """Latent graphs at scale: building the minimal-k kNN graph and the minimal-epsilon graph, plus one
 Dijkstra "surfing" path, for 10^3, 10^4 and 10^5 codes on a curved 2-d sheet (in 2-d and in 3-d).
 
-    python benchmarks/bench_graph.py [--sizes 1000 10000 100000] [--repeats 3]
+    python benchmarks/bench_graph.py [--sizes 1000 10000 100000] [--trials 5]
 
-Prints, per size: seconds for each step (median of the repeats), the growth ratio to the previous
-size (x10 points; ~10-12 is n log n), and the kNN build against a reference measured in the same run:
-scikit-learn's ``kneighbors_graph`` at the same k, the plain way to build that graph without the
-search for the smallest connecting k. Target: kNN build + Dijkstra <= 5 s at 10^5 codes.
+Prints, per size: seconds for each step (median of interleaved trials, ``benchmarks/trials.py``; the kNN build
+also as min / median / max), the growth ratio to the previous size (x10 points; ~10-12 is n log n), and the kNN
+build against a reference measured in the same trials: scikit-learn's ``kneighbors_graph`` at the same k, the
+plain way to build that graph without the search for the smallest connecting k, as a ratio of medians with its
+per-round spread. Target: kNN build + Dijkstra <= 5 s at 10^5 codes.
 """
 
 from __future__ import annotations
@@ -14,13 +15,18 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
+import statistics
+import sys
+from pathlib import Path
 
 import numpy as np
 from scipy.sparse import csgraph
 from sklearn.neighbors import kneighbors_graph
 
 from latentlab.latent import graph
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from trials import interleaved, ratio, spread  # noqa: E402
 
 
 def sheet(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -33,15 +39,6 @@ def sheet(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
     return np.stack([angle * np.cos(angle), radius * 3, angle * np.sin(angle)], 1)
 
 
-def timed(fn, repeats: int):
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), out
-
-
 def far_pair(z: np.ndarray) -> tuple[int, int]:
     """The two codes at the ends of the horseshoe (smallest and largest angle)."""
     angle = np.arctan2(z[:, 1], z[:, 0]) if z.shape[1] == 2 else np.arctan2(z[:, 2], z[:, 0])
@@ -52,17 +49,17 @@ def far_pair(z: np.ndarray) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--frames", type=int, default=60)
     args = parser.parse_args()
-    print(f"{platform.machine()} | {os.cpu_count()} CPUs | median of {args.repeats} runs")
+    print(f"{platform.machine()} | {os.cpu_count()} CPUs | medians of {args.trials} interleaved trials")
     header = (
         "dim",
         "n",
         "k",
         "kNN build",
         "sklearn ref",
-        "ours/ref",
+        "ours/ref (rounds)",
         "eps build",
         "Dijkstra+surf",
         "kNN+path",
@@ -73,13 +70,23 @@ def main() -> None:
         previous = None
         for n in args.sizes:
             z = sheet(n, dim, np.random.default_rng(n))
-            t_knn, knn = timed(lambda: graph.knn_graph(z), args.repeats)
+            knn = graph.knn_graph(z)
             k = int(knn.param)
-            t_ref, ref = timed(lambda: kneighbors_graph(z, k, mode="distance", n_jobs=-1), args.repeats)
+            ref = kneighbors_graph(z, k, mode="distance", n_jobs=-1)
             assert csgraph.connected_components(ref, directed=False)[0] == 1
-            t_eps, eps = timed(lambda: graph.epsilon_graph(z), args.repeats)
+            eps = graph.epsilon_graph(z)
             start, goal = far_pair(z)
-            t_path, _ = timed(lambda: graph.surfing_path(z, knn, start, goal, args.frames), args.repeats)
+            seconds, _ = interleaved(
+                {
+                    "knn": lambda: graph.knn_graph(z),
+                    "ref": lambda: kneighbors_graph(z, k, mode="distance", n_jobs=-1),
+                    "eps": lambda: graph.epsilon_graph(z),
+                    "path": lambda: graph.surfing_path(z, knn, start, goal, args.frames),
+                },
+                trials=args.trials,
+                warmup=0,
+            )
+            t_knn, t_ref, t_eps, t_path = (statistics.median(seconds[key]) for key in ("knn", "ref", "eps", "path"))
             total = t_knn + t_path
             growth = "" if previous is None else f"x{total / previous:.1f}"
             previous = total
@@ -89,13 +96,17 @@ def main() -> None:
                 str(k),
                 f"{t_knn:.3f}s",
                 f"{t_ref:.3f}s",
-                f"{t_knn / t_ref:.2f}",
+                ratio(seconds["knn"], seconds["ref"]).replace("x (rounds ", " ("),
                 f"{t_eps:.3f}s",
                 f"{t_path:.3f}s",
                 f"{total:.3f}s",
                 growth,
             )
-            print(" ".join(f"{c:>13s}" for c in row), f"  (eps = {eps.param:.3g}, {eps.n_edges:,} edges)", flush=True)
+            print(
+                " ".join(f"{c:>13s}" for c in row),
+                f"  (kNN build {spread(seconds['knn'])} s; eps = {eps.param:.3g}, {eps.n_edges:,} edges)",
+                flush=True,
+            )
     print("target: kNN+path <= 5 s at 100,000 codes")
 
 

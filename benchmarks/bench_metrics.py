@@ -1,19 +1,22 @@
 """Reconstruction metrics and VAE throughput on 256x256 ATD-12K frames (or the offline stand-in).
 
-    python benchmarks/bench_metrics.py [--frames 96] [--vae-frames 16]
+    python benchmarks/bench_metrics.py [--frames 96] [--vae-frames 4] [--trials 5] [--vae-trials 3]
 
-Prints frames/s of ``latentlab.metrics.image_quality`` (MSE, PSNR, SSIM of a whole batch) against a
-per-image loop over scikit-image's ``mean_squared_error``, ``peak_signal_noise_ratio`` and
-``structural_similarity`` (same 7x7 window and data range) in the same run (target >= 5x), the largest
-SSIM difference between the two, and encode / decode frames/s of ``AutoencoderKL``: the small
-configuration the notebook trains and Stable Diffusion's (kl-f8, random weights: the speed is the same).
+Prints frames/s (min / median / max of interleaved trials, ``benchmarks/trials.py``) of
+``latentlab.metrics.image_quality`` (MSE, PSNR, SSIM of a whole batch) against a per-image loop over
+scikit-image's ``mean_squared_error``, ``peak_signal_noise_ratio`` and ``structural_similarity`` (same 7x7 window
+and data range), their ratio of medians with its per-round spread (target >= 5x), the largest SSIM difference
+between the two, and encode / decode frames/s of ``AutoencoderKL``, interleaved: the small configuration the
+notebook trains and Stable Diffusion's (kl-f8, random weights: the speed is the same), with how many times
+slower SD's is.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import time
+import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -23,22 +26,16 @@ from latentlab import config, metrics  # noqa: E402
 from latentlab.data import atd12k  # noqa: E402
 from latentlab.models import AutoencoderKL, AutoencoderKLConfig  # noqa: E402
 
-
-def best_of(fn, repeats: int) -> float:
-    """Shortest wall time of ``repeats`` calls (the machine is shared: the minimum is the least disturbed)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from trials import interleaved, ratio, spread  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=96, help="frame pairs scored by the metrics")
-    parser.add_argument("--vae-frames", type=int, default=16, help="frames encoded and decoded per model")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--vae-frames", type=int, default=4, help="frames encoded and decoded per model")
+    parser.add_argument("--trials", type=int, default=5, help="interleaved trials of the metrics")
+    parser.add_argument("--vae-trials", type=int, default=3, help="interleaved trials of the VAEs (SD's is slow)")
     args = parser.parse_args()
 
     triplets, source = atd12k.load_atd12k(verbose=False)
@@ -60,23 +57,36 @@ def main() -> None:
         ]
 
     metrics.image_quality(x[:2], y[:2])  # compile the SSIM kernel (cached on disk after the first run)
-    ours_s = best_of(lambda: metrics.image_quality(x, y), args.repeats)
-    ref_s = best_of(reference, args.repeats)
+    seconds, _ = interleaved(
+        {"scikit-image loop": reference, "latentlab batched": lambda: metrics.image_quality(x, y)}, trials=args.trials
+    )
     diff = np.abs(metrics.ssim_per_image(x, y) - np.array([r[2] for r in reference()])).max()
-    print(f"scikit-image loop   {len(x) / ref_s:8.1f} frames/s")
-    print(f"latentlab batched   {len(x) / ours_s:8.1f} frames/s")
-    print(f"ratio {ref_s / ours_s:.1f}x (target >= 5x); max |SSIM difference| {diff:.1e}")
+    for name, times in seconds.items():
+        print(f"{name:18s} {spread([len(x) / t for t in times], '{:.1f}')} frames/s (min / median / max)")
+    print(
+        f"latentlab faster by {ratio(seconds['scikit-image loop'], seconds['latentlab batched'])} (target >= 5x); "
+        f"max |SSIM difference| {diff:.1e}"
+    )
 
     xv = atd12k.to_model_range(frames[: args.vae_frames])
-    for name, cfg in (("small (notebook)", AutoencoderKLConfig.small()), ("SD kl-f8", AutoencoderKLConfig())):
-        vae = AutoencoderKL(cfg, seed=0)
-        vae.decode(vae.encode(xv[:2], batch_size=2)[0], batch_size=2)  # warm-up
-        enc_s = best_of(lambda: vae.encode(xv, batch_size=8), 1)
-        z = vae.encode(xv, batch_size=8)[0]
-        dec_s = best_of(lambda: vae.decode(z, batch_size=8), 1)
+    vaes = {"small (notebook)": AutoencoderKL(AutoencoderKLConfig.small(), seed=0)}
+    vaes["SD kl-f8"] = AutoencoderKL(AutoencoderKLConfig(), seed=0)
+    codes = {}
+    for name, vae in vaes.items():
+        codes[name] = vae.encode(xv, batch_size=8)[0]  # warm-up, and the codes to decode
+    variants = {}
+    for name, vae in vaes.items():
+        variants[f"{name} encode"] = lambda vae=vae: vae.encode(xv, batch_size=8)
+        variants[f"{name} decode"] = lambda vae=vae, name=name: vae.decode(codes[name], batch_size=8)
+    seconds, _ = interleaved(variants, trials=args.vae_trials, warmup=0)
+    for name, vae in vaes.items():
+        print(f"AutoencoderKL {name:17s} {vae.count_params() / 1e6:5.1f}M params (256x256, batch 8):")
+        for step in ("encode", "decode"):
+            rates = [len(xv) / t for t in seconds[f"{name} {step}"]]
+            print(f"    {step} {spread(rates, '{:.2f}')} frames/s (min / median / max)")
+    for step in ("encode", "decode"):
         print(
-            f"AutoencoderKL {name:17s} {vae.count_params() / 1e6:5.1f}M params: encode {len(xv) / enc_s:6.2f} "
-            f"frames/s, decode {len(xv) / dec_s:6.2f} frames/s (256x256, batch 8)"
+            f"SD kl-f8 {step} slower than the small one by {ratio(*(seconds[f'{n} {step}'] for n in reversed(vaes)))}"
         )
 
 
