@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from latentlab import checks as checks_module
 from latentlab.config import build_dir, project_root, resolve_profile, resolve_seed
@@ -73,6 +74,22 @@ def _error_line(exc: BaseException) -> str:
     return " ".join(text.split())[:500]
 
 
+def _failure(nb: Any, exc: BaseException) -> str:
+    """What stopped a notebook: the failing cell's error, or, when no cell raised one (the kernel was killed, ran
+    out of memory or crashed, and nbclient's own error says little, e.g. a bare AssertionError), which cell the
+    kernel stopped in."""
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+    line = _error_line(exc)
+    if isinstance(exc, (CellExecutionError, CellTimeoutError)):
+        return line
+    ran = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and cell.get("execution_count")]
+    where = f"in or after cell {ran[-1]}" if ran else "before the first cell"
+    return (
+        f"the kernel stopped {where} without an error in a cell: killed, out of memory or crashed (nbclient: {line})"
+    )[:500]
+
+
 def execute(
     path: Path, build: Path, profile: str, seed: int, timeout: int | None = None, html: bool = True
 ) -> NotebookRun:
@@ -96,7 +113,7 @@ def execute(
         try:
             client.execute(env=env, stdout=kernel_log, stderr=kernel_log)
         except Exception as exc:  # a failing cell, a dead kernel, a timeout: keep the copy, report, go on
-            error = _error_line(exc)
+            error = _failure(nb, exc)
     seconds = time.time() - started
     executed = out / path.name
     with atomic_path(executed, suffix=".ipynb") as tmp:

@@ -59,6 +59,15 @@ def test_a_failing_notebook_leaves_the_others_and_a_report(tmp_path, capsys):
     assert [r["ok"] for r in runs] == [True, False, True]
 
 
+def test_a_kernel_that_dies_is_reported_as_such_with_its_cell(tmp_path):
+    nbs, build = tmp_path / "notebooks", tmp_path / "build"
+    nbs.mkdir()
+    _notebook(nbs, "01_killed", "x = 1", "import os\nos._exit(9)", "print('never runs')")
+    assert cli.main(["run", "--notebooks-dir", str(nbs), "--build", str(build), "--profile", "smoke"]) == 1
+    report = (build / "REPORT.md").read_text()
+    assert "the kernel stopped in or after cell 1 without an error in a cell" in report, report
+
+
 def test_unknown_notebook_number_is_an_error_naming_the_ones_there(tmp_path, capsys):
     (tmp_path / "nbs").mkdir()
     _notebook(tmp_path / "nbs", "01_only", "1")
