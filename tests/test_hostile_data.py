@@ -317,13 +317,14 @@ def _images(n: int, offset: int = 0) -> np.ndarray:
     return images
 
 
+# A compressed images member is extracted into a cache beside the npz (a stored one is mapped in place).
 def test_an_older_replacement_npz_is_not_served_from_the_stale_cache(tmp_path):
     path = tmp_path / mpi3d.FILENAME
-    np.savez(path, images=_images(80))
+    np.savez_compressed(path, images=_images(80))
     first = mpi3d.load_mpi3d(path, factor_sizes=SMALL, verbose=False)
     assert first.images[1, 0, 0, 0] == 1
     cache_time = (tmp_path / "mpi3d_toy.images.npy").stat().st_mtime_ns
-    np.savez(path, images=_images(80, offset=100))  # same size, different pixels ...
+    np.savez_compressed(path, images=_images(80, offset=100))  # same size, different pixels ...
     os.utime(path, ns=(cache_time - 10**10, cache_time - 10**10))  # ... and older than the cache
     again = mpi3d.load_mpi3d(path, factor_sizes=SMALL, verbose=False)
     assert again.images[1, 0, 0, 0] == 101
@@ -337,7 +338,7 @@ def _short_member_npz(path: Path, n_promised: int, n_given: int) -> None:
         body, {"descr": "|u1", "fortran_order": False, "shape": (n_promised, 64, 64, 3)}
     )
     body.write(_images(n_given).tobytes())
-    with zipfile.ZipFile(path, "w") as zf:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:  # compressed: extracted into the cache
         zf.writestr("images.npy", body.getvalue())
 
 
@@ -347,13 +348,13 @@ def test_a_short_member_never_becomes_the_cache(tmp_path):
     with pytest.raises(DataFormatError, match="fewer bytes than its header promises.*no cache was written"):
         mpi3d.load_mpi3d(path, factor_sizes=SMALL, verbose=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == [mpi3d.FILENAME], "a partial cache was left behind"
-    np.savez(path, images=_images(80))
+    np.savez_compressed(path, images=_images(80))
     assert mpi3d.load_mpi3d(path, factor_sizes=SMALL, verbose=False).images[79, 0, 0, 0] == 79
 
 
 def test_a_truncated_or_unkeyed_cache_is_rebuilt(tmp_path):
     path = tmp_path / mpi3d.FILENAME
-    np.savez(path, images=_images(80))
+    np.savez_compressed(path, images=_images(80))
     mpi3d.load_mpi3d(path, factor_sizes=SMALL, verbose=False)
     cache = tmp_path / "mpi3d_toy.images.npy"
     cache.write_bytes(cache.read_bytes()[:1000])  # someone cut the cache short
