@@ -69,7 +69,7 @@ import time
 import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 from typing import TypeVar
@@ -146,6 +146,28 @@ def _temp_beside(dest: Path) -> Path:
         raise OutputError(
             f"cannot write into {dest.parent} ({type(err).__name__}: {err}); choose a writable --dest."
         ) from err
+
+
+@contextlib.contextmanager
+def _building(dest: Path, what: str, room: str) -> Iterator[Path]:
+    """A new folder beside ``dest`` to build ``what`` in (the body ends by swapping it onto ``dest``). A failed
+    write becomes :class:`OutputError` naming ``dest`` and ``room`` (the space it needs); latentlab's own errors
+    pass unchanged (``DataNotFoundError`` is an ``OSError`` too). The folder, and any worker state, are gone
+    afterwards whatever happened."""
+    tmp = _temp_beside(dest)
+    try:
+        yield tmp
+    except OSError as err:
+        if isinstance(err, LatentlabError):
+            raise
+        raise OutputError(
+            f"writing the {what} into {dest} failed ({type(err).__name__}: {err}); check that the folder is "
+            f"writable and the disk has room (about {room}), then run again."
+        ) from err
+    finally:
+        _STATE.clear()
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _check_room(folder: Path, needed: float, what: str) -> None:
@@ -347,9 +369,7 @@ def make_atd12k_standin(
     if not _claim(dest, force, verbose):
         return dest
     start = time.perf_counter()
-    tmp = _temp_beside(dest)
-    pool = None
-    try:
+    with _building(dest, "ATD-12K stand-in", f"{_estimate(n, size) / 1e9:.1f} GB") as tmp:
         (tmp / MARKER).write_text(MARKER_TEXT)
         scratch = tmp / ".source-frames"
         scratch.mkdir()
@@ -359,23 +379,16 @@ def make_atd12k_standin(
         jobs = _plan(n, _STATE["bases"], seed)
         chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
         results = []
-        with tqdm(total=len(jobs), unit="triplet", desc="ATD-12K stand-in", disable=not verbose) as bar:
-            if workers == 1:
-                for chunk in chunks:
-                    results += _write_chunk(str(tmp), chunk, seed)
-                    bar.update(len(chunk))
-            else:
-                initargs = (npy_files, size, _STATE["bases"])
-                _STATE.clear()
-                pool = ProcessPoolExecutor(
-                    workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=initargs
-                )
-                futures: list[Future] = [pool.submit(_write_chunk, str(tmp), chunk, seed) for chunk in chunks]
-                for future, chunk in zip(futures, chunks):
-                    results += future.result()
-                    bar.update(len(chunk))
-                pool.shutdown()
-        _STATE.clear()
+        initargs = (npy_files, size, _STATE["bases"])
+        with (
+            contextlib.closing(
+                _in_order(_write_chunk, ((str(tmp), c, seed) for c in chunks), workers, _init_worker, initargs)
+            ) as written,
+            tqdm(total=len(jobs), unit="triplet", desc="ATD-12K stand-in", disable=not verbose) as bar,
+        ):
+            for chunk_results in written:
+                results += chunk_results
+                bar.update(len(chunk_results))
         shutil.rmtree(scratch)
         n_bytes, motion = sum(r[2] for r in results), {r[0]: (r[3], r[4]) for r in results if r[1] == 1}
         if motion:
@@ -400,19 +413,6 @@ def make_atd12k_standin(
             "Made by `python benchmarks/standins.py atd12k`.\n"
         )
         swap_in_folder(tmp, dest)  # dest was checked above: absent, or a folder we made
-    except OSError as err:
-        if isinstance(err, LatentlabError):  # ours (DataNotFoundError is an OSError too): its message stands
-            raise
-        raise OutputError(
-            f"writing the ATD-12K stand-in into {dest} failed ({type(err).__name__}: {err}); check that the folder "
-            f"is writable and the disk has room (about {_estimate(n, size) / 1e9:.1f} GB), then run again."
-        ) from err
-    finally:
-        _STATE.clear()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     if verbose:
         seconds = time.perf_counter() - start
         print(
@@ -599,10 +599,9 @@ def make_celeba_standin(
     if not _claim(dest, force, verbose):
         return dest
     start = time.perf_counter()
-    tmp = _temp_beside(dest)
     width = max(6, len(str(n)))
     names = [f"{i:0{width}d}.jpg" for i in range(1, n + 1)]
-    try:
+    with _building(dest, "CelebA stand-in", _human(7500 * n)) as tmp:
         (tmp / MARKER).write_text(CELEBA_MARKER_TEXT)
         _check_room(dest.parent, 7500 * n + 2e8, f"a CelebA stand-in of {n:,} faces")
         scratch = tmp / ".source-faces"
@@ -638,17 +637,6 @@ def make_celeba_standin(
         )
         n_bytes = sum(p.stat().st_size for p in tmp.iterdir() if p.is_file())
         swap_in_folder(tmp, dest)  # dest was checked above: absent, or a folder we made
-    except OSError as err:
-        if isinstance(err, LatentlabError):  # ours (DataNotFoundError is an OSError too): its message stands
-            raise
-        raise OutputError(
-            f"writing the CelebA stand-in into {dest} failed ({type(err).__name__}: {err}); check that the folder "
-            f"is writable and the disk has room (about {_human(7500 * n)}), then run again."
-        ) from err
-    finally:
-        _STATE.clear()
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     if verbose:
         seconds = time.perf_counter() - start
         print(
@@ -736,12 +724,11 @@ def make_mpi3d_standin(
     if not _claim(dest, force, verbose):
         return dest
     start = time.perf_counter()
-    tmp = _temp_beside(dest)
     header = io.BytesIO()
     shape = (n, 64, 64, 3)
     np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": shape})
     size = header.tell() + n * IMAGE_BYTES
-    try:
+    with _building(dest, "MPI3D stand-in", _human(size)) as tmp:
         (tmp / MARKER).write_text(MPI3D_MARKER_TEXT)
         _check_room(dest.parent, size, f"an MPI3D stand-in of {n:,} images")
         jobs = [(i, min(i + chunk, n), sizes) for i in range(0, n, chunk)]
@@ -766,16 +753,6 @@ def make_mpi3d_standin(
             "stored, so the loader memory-maps it in place. Made by `python benchmarks/standins.py mpi3d`.\n"
         )
         swap_in_folder(tmp, dest)  # dest was checked above: absent, or a folder we made
-    except OSError as err:
-        if isinstance(err, LatentlabError):  # ours (DataNotFoundError is an OSError too): its message stands
-            raise
-        raise OutputError(
-            f"writing the MPI3D stand-in into {dest} failed ({type(err).__name__}: {err}); check that the folder "
-            f"is writable and the disk has room (about {_human(size)}), then run again."
-        ) from err
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     if verbose:
         seconds = time.perf_counter() - start
         print(
