@@ -16,7 +16,6 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from latentlab import checks as checks_module
 from latentlab.config import build_dir, project_root, resolve_profile, resolve_seed
@@ -74,17 +73,16 @@ def _error_line(exc: BaseException) -> str:
     return " ".join(text.split())[:500]
 
 
-def _failure(nb: Any, exc: BaseException) -> str:
+def _failure(started: int | None, exc: BaseException) -> str:
     """What stopped a notebook: the failing cell's error, or, when no cell raised one (the kernel was killed, ran
-    out of memory or crashed, and nbclient's own error says little, e.g. a bare AssertionError), which cell the
-    kernel stopped in."""
+    out of memory or crashed, and nbclient's own error says little, e.g. a bare AssertionError), the cell the
+    kernel stopped in: ``started``, the index of the last cell sent to the kernel (None if none was)."""
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
     line = _error_line(exc)
     if isinstance(exc, (CellExecutionError, CellTimeoutError)):
         return line
-    ran = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and cell.get("execution_count")]
-    where = f"in or after cell {ran[-1]}" if ran else "before the first cell"
+    where = f"in cell {started}" if started is not None else "before the first cell"
     return (
         f"the kernel stopped {where} without an error in a cell: killed, out of memory or crashed (nbclient: {line})"
     )[:500]
@@ -101,8 +99,14 @@ def execute(
     nb = nbformat.read(path, as_version=4)
     env = {**os.environ, "LATENTLAB_PROFILE": profile, "LATENTLAB_SEED": str(seed), "LATENTLAB_BUILD": str(build)}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # the cell in flight, from nbclient's hook: a dying cell's execution_count races the kernel's death
+    in_flight: list[int] = []
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        on_cell_execute=lambda cell, cell_index: in_flight.append(cell_index),
     )
     out = build / "executed"
     out.mkdir(parents=True, exist_ok=True)
@@ -113,7 +117,7 @@ def execute(
         try:
             client.execute(env=env, stdout=kernel_log, stderr=kernel_log)
         except Exception as exc:  # a failing cell, a dead kernel, a timeout: keep the copy, report, go on
-            error = _failure(nb, exc)
+            error = _failure(in_flight[-1] if in_flight else None, exc)
     seconds = time.time() - started
     executed = out / path.name
     with atomic_path(executed, suffix=".ipynb") as tmp:
