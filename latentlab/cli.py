@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--notebooks-dir", type=Path, default=None, help="folder to open (default: notebooks/)")
     lab.add_argument("--register-only", action="store_true", help="register the kernel, do not start JupyterLab")
     lab.add_argument("lab_args", nargs=argparse.REMAINDER, help="after --: options for JupyterLab, e.g. -- --port 8890")
+    est = sub.add_parser(
+        "estimate", help="measure a few training steps of every model and project a profile's run time"
+    )
+    est.add_argument("notebooks", nargs="*", metavar="NN", help="notebook numbers (default: all), e.g. 01 05")
+    est.add_argument("--profile", default="full", help="smoke | cpu | full (default: full)")
+    est.add_argument("--steps", type=int, default=5, help="timed steps per stage after its trace (default: 5)")
     sub.add_parser("info", help="backend and devices, the profile a run would pick, where each dataset comes from")
     return parser
 
@@ -112,6 +118,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {write_report(args.build)}")
         elif args.command == "lab":
             return lab(args.notebooks_dir, args.register_only, [a for a in args.lab_args if a != "--"])
+        elif args.command == "estimate":
+            from latentlab import config, estimate
+
+            for number in args.notebooks or sorted(estimate.PLANS):
+                cfg = config.load(number, profile=args.profile, verbose=False)
+                measured = estimate.estimate(cfg, args.steps)
+                print(f"## {number} {cfg.stem}, profile {cfg.profile}\n\n{estimate.table(measured)}\n")
         elif args.command == "info":
             print(info())
     except LatentlabError as err:

@@ -135,7 +135,7 @@ LAYERS = [
     {"data", "metrics"},
     {"models", "latent"},
     {"agent", "experiments"},
-    {"plots", "widgets", "checks", "report"},
+    {"plots", "widgets", "checks", "report", "estimate"},
     {"runner", "assignments"},
     {"cli"},
     {"__main__"},

@@ -1,0 +1,365 @@
+"""What a profile will cost on this machine, before it starts: the ``full`` run-time estimate.
+
+Every notebook's heavy work is model training (and, in notebook 03, the VAE's passes over every frame). A
+notebook's :func:`plan` lists that work as stages: the model it trains (built with the same builders, at the
+profile's sizes), and how many steps the profile gives it, from the profile's epochs, batch sizes and dataset
+sizes (``"all"`` counts the full dataset: MNIST 60,000, CelebA's 162,770 training images, ATD-12K's 12,000
+triplets, the MPI3D paper sets of 1,600 and 4,800 images). :func:`measure` times a few steps of each stage on
+random inputs of the right shape after one untimed step (the trace), and :func:`announce` prints the table,
+the total and how to choose ``cpu`` instead. What is not counted is said there: data loading, the analyses
+(GMM fits, embeddings, graphs) and per-epoch validation passes, which come on top.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from latentlab.config import Config
+from latentlab.errors import ParameterError
+
+#: Items a profile's "all" stands for, per notebook and setting (the full datasets).
+ALL = {
+    ("02", "n_images"): 162_770,  # CelebA's training partition
+    ("03", "n_train"): 9_000,  # ATD-12K's 10,000 training triplets less the validation share (val_fraction 0.1)
+    ("03", "n_test"): 2_000,
+    ("03", "n_val"): 1_000,
+}
+MPI3D_PAPER_SET, MPI3D_3DOF_SET = 1_600, 4_800  # latentlab.data.mpi3d.paper_set
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One kind of work: ``steps`` calls of the step that ``prepare()`` returns (building its model and batch)."""
+
+    label: str
+    steps: int
+    prepare: Callable[[], Callable[[], Any]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Measured:
+    """A stage's measured time per step (median of ``timed`` steps after the trace) and its projected total."""
+
+    label: str
+    steps: int
+    seconds_per_step: float
+    timed: int
+
+    @property
+    def seconds(self) -> float:
+        return self.steps * self.seconds_per_step
+
+
+def _count(cfg: Config, name: str) -> int:
+    value = getattr(cfg, name)
+    return ALL[cfg.notebook, name] if value is None else int(value)  # None: the profile says "all"
+
+
+def _steps(n: int, batch_size: int, epochs: int) -> int:
+    return math.ceil(n / batch_size) * int(epochs)
+
+
+def _uniform(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 1, shape).astype(np.float32)
+
+
+def _training(build: Callable[[], Any], x: Callable[[], Any], y: Callable[[], Any] | None = None) -> Callable:
+    """A ``prepare`` for :class:`Stage`: build the compiled model and one batch, return its train step."""
+
+    def prepare() -> Callable[[], Any]:
+        model, xb = build(), x()
+        yb = None if y is None else y()
+        return lambda: model.train_on_batch(xb, yb)
+
+    return prepare
+
+
+def _dense_ae(hidden: int, loss: str) -> Callable[[], Any]:
+    from latentlab.models import build_dense_autoencoder
+
+    return lambda: build_dense_autoencoder(hidden, loss=loss)
+
+
+def _plan_01(cfg: Config) -> list[Stage]:
+    from latentlab.models import build_digit_classifier
+
+    n, bs = _count(cfg, "n_train"), cfg.batch_size
+    vectors = lambda: _uniform((bs, 784))  # noqa: E731
+    stages = [
+        Stage(f"dense AE, {h} hidden, BCE, {cfg.arch_epochs} epochs", _steps(n, bs, cfg.arch_epochs), p)
+        for h, p in ((h, _training(_dense_ae(h, "bce"), vectors, vectors)) for h in (1, 5, 9))
+    ]
+    stages += [
+        Stage(f"dense AE, 9 hidden, {loss}, {cfg.arch_epochs} epochs", _steps(n, bs, cfg.arch_epochs), p)
+        for loss, p in ((loss, _training(_dense_ae(9, loss), vectors, vectors)) for loss in ("mse", "euclidean"))
+    ]
+    main = _training(_dense_ae(9, "bce"), vectors, vectors)
+    stages.append(Stage(f"final dense AE, {cfg.main_epochs} epochs", _steps(n, bs, cfg.main_epochs), main))
+    digits = _training(build_digit_classifier, lambda: _uniform((128, 28, 28, 1)), lambda: np.arange(128) % 10)
+    stages.append(Stage(f"digit classifier, {cfg.clf_epochs} epochs", _steps(n, 128, cfg.clf_epochs), digits))
+    return stages
+
+
+def _plan_02(cfg: Config) -> list[Stage]:
+    from latentlab.models.conv import build_conv_autoencoder
+
+    faces = lambda: _uniform((cfg.batch_size, 64, 64, 3))  # noqa: E731
+    train = _training(lambda: build_conv_autoencoder(latent_dim=256), faces, faces)
+    n = _count(cfg, "n_images")
+    return [Stage(f"conv AE on {n:,} faces, {cfg.epochs} epochs", _steps(n, cfg.batch_size, cfg.epochs), train)]
+
+
+def _plan_03(cfg: Config) -> list[Stage]:
+    """The paper's setting: SD's pretrained kl-f8 VAE (no training from scratch), fine-tuned on crops of the
+    training frames, and encoded and decoded over every frame."""
+    from latentlab.models import AutoencoderKL, AutoencoderKLConfig
+
+    bs, size, crop = cfg.batch_size, cfg.image_size, cfg.crop
+
+    def vae() -> Any:
+        import keras
+
+        model = AutoencoderKL(AutoencoderKLConfig(), seed=cfg.seed, name="autoencoder_kl")
+        model.compile(optimizer=keras.optimizers.Adam(cfg.ft_learning_rate))
+        return model
+
+    def passes() -> Callable[[], Any]:
+        model, frames = AutoencoderKL(AutoencoderKLConfig(), seed=cfg.seed), _uniform((bs, size, size, 3))
+        return lambda: model.predict_on_batch(frames)
+
+    n_train = _count(cfg, "n_train")
+    frames = 3 * (n_train + _count(cfg, "n_val") + _count(cfg, "n_test"))
+    crops = 3 * n_train if cfg.train_crops is None else int(cfg.train_crops)  # None: one per frame
+    tune = _training(vae, lambda: _uniform((bs, crop, crop, 3)), lambda: _uniform((bs, crop, crop, 3)))
+    return [
+        Stage(f"kl-f8 VAE: encode + decode {frames:,} frames at {size} px", math.ceil(frames / bs), passes),
+        Stage(
+            f"kl-f8 VAE: fine-tune on {crops:,} crops, {cfg.ft_epochs} epochs", _steps(crops, bs, cfg.ft_epochs), tune
+        ),
+    ]
+
+
+def _plan_04(cfg: Config) -> list[Stage]:
+    """The perceptual losses are costed with the factor CNN's features; ImageNet VGG16, used when its weights are
+    cached, costs more per step."""
+    from latentlab.experiments.grid_search import check_point, grid_points
+    from latentlab.experiments.perceptual import GROUPS
+    from latentlab.models.denoising import build_denoising_autoencoder
+    from latentlab.models.features import build_factor_cnn
+
+    def dae(latent_dim: int, batch_size: int, channels: int, lambdas: tuple[float, float]) -> Callable:
+        def build() -> Any:
+            features = build_factor_cnn((64, 64, 3), GROUPS)[1] if lambdas[1] > 0 else None
+            return build_denoising_autoencoder(
+                latent_dim, channels, cfg.dense, lambda_re=lambdas[0], lambda_pe=lambdas[1], features=features
+            )
+
+        images = lambda: _uniform((batch_size, 64, 64, 3))  # noqa: E731
+        return _training(build, images, images)
+
+    bs = cfg.batch_size
+    stages = [
+        Stage(
+            f"denoising AE, {d}-d, {name} loss, {cfg.epochs} epochs",
+            _steps(MPI3D_PAPER_SET, bs, cfg.epochs),
+            dae(d, bs, cfg.channels, lambdas),
+        )
+        for d in (2, 3)
+        for name, lambdas in (("MSE", (1.0, 0.0)), ("perceptual", (0.0, 1.0)), ("combined", (0.7, 0.3)))
+    ]
+    stages.append(
+        Stage(
+            f"denoising AE on the 3-DoF set, {cfg.dof3_epochs} epochs",
+            _steps(MPI3D_3DOF_SET, bs, cfg.dof3_epochs),
+            dae(3, bs, cfg.channels, (1.0, 0.0)),
+        )
+    )
+    # the noise's kind and level do not change a step's cost: one measurement per (batch, channels, lambdas)
+    points: dict[tuple, int] = {}
+    for point in (check_point(p) for p in grid_points(cfg.grid)):
+        key = (int(point["batch_size"]), int(point["channels"]), tuple(point["lambdas"]))
+        points[key] = points.get(key, 0) + 1
+    for (batch, channels, lambdas), count in points.items():
+        stages.append(
+            Stage(
+                f"grid: batch {batch}, {channels} channels, lambdas {lambdas}: "
+                f"{count} points x {cfg.grid_epochs} epochs",
+                count * _steps(MPI3D_PAPER_SET, batch, cfg.grid_epochs),
+                dae(2, batch, channels, lambdas),
+            )
+        )
+    return stages
+
+
+def _plan_05(cfg: Config) -> list[Stage]:
+    """The agents' cost depends on the image size, the episode length and the width, not on the rewards: the face
+    agent is costed with its three transformations and without the discriminator's own updates."""
+    from latentlab.agent import AgentConfig, InterpolationAgent
+    from latentlab.config import deterministic_ops
+    from latentlab.models import build_digit_classifier
+    from latentlab.models.conv import build_conv_autoencoder
+
+    bs = cfg.batch_size
+
+    def agent(config: AgentConfig) -> Callable:
+        def prepare() -> Callable[[], Any]:
+            import keras
+
+            model = InterpolationAgent(config)
+            model.compile(optimizer=keras.optimizers.Adam(3e-3, clipnorm=1.0), jit_compile=False)
+            pair = [_uniform((bs, *config.image_shape), 1), _uniform((bs, *config.image_shape), 2)]
+
+            def step() -> Any:
+                with deterministic_ops(config.seed):  # as train_agent trains
+                    return model.train_on_batch(pair)
+
+            return step
+
+        return prepare
+
+    def digit_agent(mode: str, n_steps: int) -> Callable:
+        return agent(AgentConfig(mode=mode, n_steps=n_steps, width=cfg.width, seed=cfg.seed))
+
+    def pairs(epochs: int) -> int:
+        return _steps(cfg.n_pairs, bs, epochs)
+
+    epochs, digits = cfg.epochs, (28, 28, 1)
+    stages = [  # the perceptual-reward agent runs bptt's episode (its small CNN aside): costed as a second one
+        Stage(
+            f"agents bptt, bptt with a perceptual reward: {epochs['bptt']} epochs each",
+            2 * pairs(epochs["bptt"]),
+            digit_agent("bptt", cfg.fixed_steps),
+        ),
+        Stage(f"agent pg, {epochs['pg']} epochs", pairs(epochs["pg"]), digit_agent("pg", cfg.fixed_steps)),
+        Stage(
+            f"agent hybrid, {epochs['hybrid']} epochs", pairs(epochs["hybrid"]), digit_agent("hybrid", cfg.fixed_steps)
+        ),
+        Stage(f"agent bptt+STOP, {epochs['stop']} epochs", pairs(epochs["stop"]), digit_agent("bptt_stop", cfg.budget)),
+    ]
+    face = (cfg.face_size, cfg.face_size, 3)
+    face_agent = AgentConfig(
+        image_shape=face,
+        n_steps=cfg.fixed_steps,
+        transformations=("warp", "recolor", "blend"),
+        width=cfg.face_width,
+        noise_resolution=None,
+        seed=cfg.seed,
+    )
+    stages.append(
+        Stage(f"face agent, {cfg.face_epochs} epochs", _steps(cfg.face_pairs, bs, cfg.face_epochs), agent(face_agent))
+    )
+    clf = _training(build_digit_classifier, lambda: _uniform((128, *digits)), lambda: np.arange(128) % 10)
+    stages.append(
+        Stage(
+            f"2 digit classifiers, {cfg.classifier_epochs} epochs",
+            _steps(cfg.n_images, 128, cfg.classifier_epochs),
+            clf,
+        )
+    )
+    vectors = lambda: _uniform((256, 784))  # noqa: E731
+    stages.append(
+        Stage(
+            f"dense AE, {cfg.ae_epochs} epochs",
+            _steps(cfg.n_images, 256, cfg.ae_epochs),
+            _training(_dense_ae(5, "bce"), vectors, vectors),
+        )
+    )
+    faces = lambda: _uniform((bs, *face))  # noqa: E731
+    face_ae = _training(
+        lambda: build_conv_autoencoder(cfg.face_ae_latent, image_shape=face, filters=(32, 64, 128)), faces, faces
+    )
+    stages.append(
+        Stage(f"face conv AE, {cfg.face_ae_epochs} epochs", _steps(cfg.n_faces, bs, cfg.face_ae_epochs), face_ae)
+    )
+    return stages
+
+
+PLANS: dict[str, Callable[[Config], list[Stage]]] = {
+    "01": _plan_01,
+    "02": _plan_02,
+    "03": _plan_03,
+    "04": _plan_04,
+    "05": _plan_05,
+}
+
+
+def plan(cfg: Config) -> list[Stage]:
+    """The stages of ``cfg``'s notebook in ``cfg``'s profile (nothing is built until a stage is measured)."""
+    if cfg.notebook not in PLANS:
+        raise ParameterError(f"No run-time plan for notebook {cfg.notebook!r}; known: {', '.join(PLANS)}.")
+    return PLANS[cfg.notebook](cfg)
+
+
+def measure(stage: Stage, steps: int = 5, budget: float = 30.0) -> Measured:
+    """Build the stage, run one untimed step (the trace), then time ``steps`` steps (fewer once ``budget``
+    seconds are spent, at least one) and take the median."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ParameterError(f"steps={steps!r}: give a whole number >= 1 of timed steps.")
+    step = stage.prepare()
+    step()
+    times: list[float] = []
+    while len(times) < steps and (not times or sum(times) <= budget):
+        started = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - started)
+    return Measured(stage.label, stage.steps, float(np.median(times)), len(times))
+
+
+def estimate(cfg: Config, steps: int = 5, budget: float = 30.0) -> list[Measured]:
+    """Every stage of ``cfg``'s plan, measured on this machine, with a progress bar."""
+    from tqdm.auto import tqdm
+
+    stages = plan(cfg)
+    return [measure(s, steps, budget) for s in tqdm(stages, desc=f"estimating {cfg.profile}", unit="stage")]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def table(measured: list[Measured]) -> str:
+    """A Markdown table of the measured stages and their total."""
+    steps, seconds = sum(m.steps for m in measured), sum(m.seconds for m in measured)
+    rows = [
+        "| stage | steps | s/step (timed steps) | total |",
+        "|---|---:|---:|---:|",
+        *(
+            f"| {m.label} | {m.steps:,} | {m.seconds_per_step:.4f} ({m.timed}) | {_duration(m.seconds)} |"
+            for m in measured
+        ),
+        f"| **all stages** | {steps:,} | | **{_duration(seconds)}** |",
+    ]
+    return "\n".join(rows)
+
+
+def announce(cfg: Config, steps: int = 5, budget: float = 30.0) -> list[Measured] | None:
+    """In the ``full`` profile, measure and print what this notebook will cost on this machine and how to run
+    ``cpu`` instead (returns the measurements); in other profiles, nothing (returns None)."""
+    if cfg.profile != "full":
+        return None
+    started = time.perf_counter()
+    measured = estimate(cfg, steps, budget)
+    total, took = sum(m.seconds for m in measured), time.perf_counter() - started
+    print(
+        f"Profile full: about {_duration(total)} of training and model passes on this machine, from "
+        f"{sum(m.timed for m in measured)} timed steps of its {len(measured)} stages, measured in {_duration(took)} "
+        "(data loading, the analyses and validation passes come on top):"
+    )
+    print(table(measured))
+    print(
+        f'To run the minutes-long cpu profile instead: set profile = "cpu" in the parameters cell (papermill -p '
+        f"profile cpu), or LATENTLAB_PROFILE=cpu, or `latentlab run {cfg.notebook} --profile cpu`."
+    )
+    return measured

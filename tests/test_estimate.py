@@ -1,0 +1,69 @@
+"""The run-time estimate: every notebook's plan counts the steps its profile runs, stages are measured on real
+models, and the full profile announces its cost and how to choose cpu instead."""
+
+import math
+
+import pytest
+
+from latentlab import cli, config, estimate
+from latentlab.errors import ParameterError
+
+
+@pytest.mark.parametrize("number", sorted(estimate.PLANS))
+@pytest.mark.parametrize("profile", ["smoke", "full"])
+def test_every_notebook_has_a_plan_built_lazily_with_positive_steps(number, profile):
+    stages = estimate.plan(config.load(number, profile=profile, verbose=False))
+    assert stages and all(s.steps > 0 and callable(s.prepare) for s in stages)
+    assert len({s.label for s in stages}) == len(stages), "two stages with one label"
+
+
+def test_steps_follow_the_profile_sizes():
+    cfg = config.load("01", profile="full", verbose=False)
+    by_label = {s.label: s.steps for s in estimate.plan(cfg)}
+    assert by_label[f"final dense AE, {cfg.main_epochs} epochs"] == math.ceil(60_000 / 256) * 1000
+    assert by_label[f"digit classifier, {cfg.clf_epochs} epochs"] == math.ceil(60_000 / 128) * cfg.clf_epochs
+    grid = [s for s in estimate.plan(config.load("04", profile="full", verbose=False)) if s.label.startswith("grid")]
+    # 162 grid points: one measured stage per (batch, channels, lambdas), the noise settings counted in its steps
+    assert len(grid) == 27 and sum(s.steps for s in grid) == 6 * 100 * sum(math.ceil(1600 / b) * 9 for b in (4, 8, 16))
+    faces = estimate.plan(config.load("02", profile="full", verbose=False))
+    assert faces[0].steps == math.ceil(162_770 / 128) * 30 and "162,770 faces" in faces[0].label
+
+
+def test_a_stage_is_timed_after_its_trace_and_the_budget_bounds_the_timed_steps():
+    calls = []
+    stage = estimate.Stage("counted", 1000, lambda: lambda: calls.append(1))
+    measured = estimate.measure(stage, steps=4)
+    assert len(calls) == 5 and measured.timed == 4
+    assert measured.seconds == pytest.approx(1000 * measured.seconds_per_step)
+    calls.clear()
+    assert estimate.measure(stage, steps=4, budget=-1).timed == 1 and len(calls) == 2
+    with pytest.raises(ParameterError, match="steps=0"):
+        estimate.measure(stage, steps=0)
+
+
+def test_a_real_stage_measures_a_training_step():
+    cfg = config.load("01", profile="smoke", verbose=False)
+    first = estimate.plan(cfg)[0]
+    measured = estimate.measure(first, steps=2)
+    assert measured.timed == 2 and 0 < measured.seconds_per_step < 5
+
+
+def test_full_announces_its_cost_and_how_to_choose_cpu_other_profiles_stay_silent(monkeypatch, capsys):
+    assert estimate.announce(config.load("01", profile="cpu", verbose=False)) is None
+    assert capsys.readouterr().out == ""
+    full = config.load("01", profile="full", verbose=False)
+    stages = estimate.plan(full)[:2]  # the two smallest models: real measurements, full-size step counts
+    monkeypatch.setitem(estimate.PLANS, "01", lambda cfg: stages)
+    measured = estimate.announce(full, steps=2)
+    out = capsys.readouterr().out
+    assert [m.label for m in measured] == [s.label for s in stages]
+    assert out.startswith("Profile full: about ") and "--profile cpu" in out and "papermill -p profile cpu" in out
+    assert f"| {stages[1].label} | {stages[1].steps:,} |" in out
+
+
+def test_the_command_prints_a_table_and_refuses_an_unknown_notebook(monkeypatch, capsys):
+    monkeypatch.setitem(estimate.PLANS, "02", lambda cfg: [estimate.Stage("one step", 7, lambda: lambda: None)])
+    assert cli.main(["estimate", "02", "--profile", "cpu", "--steps", "1"]) == 0
+    assert "| one step | 7 |" in capsys.readouterr().out
+    assert cli.main(["estimate", "07"]) == 2
+    assert "Unknown notebook '07'" in capsys.readouterr().err
