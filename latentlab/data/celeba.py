@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import re
 import threading
 import zipfile
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from latentlab import config
+from latentlab.batching import steady
 from latentlab.data.sources import DataSource, package_file
 from latentlab.errors import DataFormatError, DataNotFoundError, ParameterError
 
@@ -236,9 +238,11 @@ class CelebA:
         ds = tf.data.Dataset.from_tensor_slices(np.array(self.names))
         if shuffle:
             ds = ds.shuffle(len(self.names), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).filter(usable)
+        # a decoder per core and two batches ahead, fixed: autotuning made epochs flip between two speeds
+        # (batching.steady); the order is the files' (or the seeded shuffle's) either way
+        ds = ds.map(decode, num_parallel_calls=os.cpu_count() or 2, deterministic=True).filter(usable)
         ds = ds.map(image_only).batch(batch_size).map(to_batch)
-        return ds.prefetch(tf.data.AUTOTUNE)
+        return steady(ds.prefetch(2))
 
 
 def _face_batches(faces: CelebA, batch_size: int, shuffle: bool, seed: int, pairs: bool) -> keras.utils.PyDataset:
