@@ -2,6 +2,7 @@
 models, and the full profile announces its cost and how to choose cpu instead."""
 
 import math
+import time
 
 import pytest
 
@@ -36,7 +37,19 @@ def test_a_stage_is_timed_after_its_trace_and_the_budget_bounds_the_timed_steps(
     assert len(calls) == 5 and measured.timed == 4
     assert measured.seconds == pytest.approx(1000 * measured.seconds_per_step)
     calls.clear()
-    assert estimate.measure(stage, steps=4, budget=-1).timed == 1 and len(calls) == 2
+
+    def prepare():
+        def step():  # fast to trace, slow after
+            calls.append(1)
+            time.sleep(0.02 if len(calls) > 1 else 0)
+
+        return step
+
+    assert estimate.measure(estimate.Stage("slower", 10, prepare), steps=4, budget=0.01).timed == 1
+    assert len(calls) == 2
+    slow = estimate.Stage("slow trace", 10, lambda: lambda: time.sleep(0.05))
+    measured = estimate.measure(slow, steps=4, budget=0.01)  # the traced step alone is over the budget
+    assert measured.timed == 0 and measured.seconds_per_step >= 0.05 and measured.seconds >= 0.5
     with pytest.raises(ParameterError, match="steps=0"):
         estimate.measure(stage, steps=0)
 
