@@ -202,7 +202,7 @@ def _plan_04(cfg: Config) -> list[Stage]:
 def _plan_05(cfg: Config) -> list[Stage]:
     """The agents' cost depends on the image size, the episode length and the width, not on the rewards: the face
     agent is costed with its three transformations and without the discriminator's own updates."""
-    from latentlab.agent import AgentConfig, InterpolationAgent
+    from latentlab.agent import AgentConfig, InterpolationAgent, compile_agent
     from latentlab.config import deterministic_ops
     from latentlab.models import build_digit_classifier
     from latentlab.models.conv import build_conv_autoencoder
@@ -211,10 +211,7 @@ def _plan_05(cfg: Config) -> list[Stage]:
 
     def agent(config: AgentConfig) -> Callable:
         def prepare() -> Callable[[], Any]:
-            import keras
-
-            model = InterpolationAgent(config)
-            model.compile(optimizer=keras.optimizers.Adam(3e-3, clipnorm=1.0), jit_compile=False)
+            model = compile_agent(InterpolationAgent(config))
             pair = [_uniform((bs, *config.image_shape), 1), _uniform((bs, *config.image_shape), 2)]
 
             def step() -> Any:

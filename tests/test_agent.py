@@ -9,6 +9,7 @@ from keras import ops
 from latentlab.agent import (
     AgentConfig,
     InterpolationAgent,
+    compile_agent,
     cross_dissolve,
     latent_interpolation,
     make_pairs,
@@ -146,6 +147,17 @@ def test_cross_dissolve_runs_from_start_to_goal(pairs):
     assert path.shape == (4, 5, 28, 28, 1)
     np.testing.assert_allclose(path[:, 0], start[:4]), np.testing.assert_allclose(path[:, -1], goal[:4])
     np.testing.assert_allclose(path[:, 2], 0.5 * (start[:4] + goal[:4]), atol=1e-6)
+
+
+def test_an_uncompiled_agent_is_trained_as_compile_agent_compiles_it(pairs):
+    start, goal = pairs
+    model = InterpolationAgent(mode="bptt", n_steps=2, width=8, seed=3)
+    train_agent(model, start[:16], goal[:16], epochs=1, batch_size=16, learning_rate=2e-3, verbose=0)
+    reference = compile_agent(InterpolationAgent(mode="bptt", n_steps=2, width=8, seed=3), 2e-3)
+    for compiled in (model, reference):
+        assert isinstance(compiled.optimizer, keras.optimizers.Adam) and compiled.optimizer.clipnorm == 1.0
+        assert float(compiled.optimizer.learning_rate) == pytest.approx(2e-3) and not compiled.jit_compile
+    assert int(model.optimizer.iterations) == 1
 
 
 def test_training_resumes_from_its_checkpoint(pairs, tmp_path):

@@ -3,8 +3,9 @@
 :mod:`~latentlab.agent.transformations` (warp, recolour, blend), :mod:`~latentlab.agent.networks` (pi, T, V, D),
 :mod:`~latentlab.agent.rewards`, :mod:`~latentlab.agent.losses` (one objective per training scheme),
 :mod:`~latentlab.agent.model` (:class:`AgentConfig`, :class:`InterpolationAgent`),
-:mod:`~latentlab.agent.training` (pairs, :func:`train_agent`) and :mod:`~latentlab.agent.scoring` (paths
-scored against the goal, real images, a discriminator and a classifier; the reference paths).
+:mod:`~latentlab.agent.training` (pairs, :func:`compile_agent`, :func:`train_agent`) and
+:mod:`~latentlab.agent.scoring` (paths scored against the goal, real images, a discriminator and a classifier;
+the reference paths).
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from latentlab.agent.scoring import (
     step_distances,
     transformation_usage,
 )
-from latentlab.agent.training import DiscriminatorUpdates, make_pairs, train_agent
+from latentlab.agent.training import DiscriminatorUpdates, compile_agent, make_pairs, train_agent
 
 __all__ = [
     "MODES",
     "AgentConfig",
     "DiscriminatorUpdates",
     "InterpolationAgent",
+    "compile_agent",
     "cross_dissolve",
     "latent_interpolation",
     "make_pairs",
