@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from latentlab.errors import ParameterError
-from latentlab.latent.projection import embed
+from latentlab.latent.projection import embed, embed_all
 from latentlab.latent.triplets import (
     frame_index_accuracy,
     path_shape,
@@ -58,6 +58,21 @@ def test_embeddings_keep_separate_scenes_apart(method):
     assert coords.shape == (20, 3, 2) and within < 0.2 * between
     with pytest.raises(ParameterError, match="choose one of"):
         embed(zt.reshape(60, -1), "lle")
+
+
+def test_maps_made_in_turn_show_a_bar_and_unknown_methods_fail_before_any_map(capsys, monkeypatch):
+    z = _scenes(20, step=0.01).reshape(60, -1)
+    views = embed_all(z, ["pca", "tsne"], seed=0)
+    assert list(views) == ["pca", "tsne"]
+    for method, coords in views.items():
+        np.testing.assert_array_equal(coords, embed(z, method, seed=0))
+    assert "2-d maps of 60 codes" in capsys.readouterr().err
+    assert list(embed_all(z, ["pca"], progress=False)) == ["pca"] and "2-d maps" not in capsys.readouterr().err
+    made = []
+    monkeypatch.setattr("latentlab.latent.projection.embed", lambda *a: made.append(a))
+    with pytest.raises(ParameterError, match=r"\['lle'\]"):
+        embed_all(z, ["pca", "lle"])
+    assert made == []
 
 
 def test_pca_map_of_wide_codes_is_the_covariance_pca(n=30):

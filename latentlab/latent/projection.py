@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
 import numpy as np
 from numpy.typing import ArrayLike
+from tqdm.auto import tqdm
 
 from latentlab.errors import ParameterError
 
@@ -113,3 +115,20 @@ def embed(z: ArrayLike, method: str, seed: int = 0) -> np.ndarray:
     with warnings.catch_warnings():  # n_jobs=1 is implied by the fixed seed; UMAP says so in a warning
         warnings.filterwarnings("ignore", message=".*n_jobs.*", category=UserWarning)
         return umap.UMAP(n_neighbors=min(15, len(z) - 1), random_state=seed, n_jobs=1).fit_transform(z)
+
+
+def embed_all(z: ArrayLike, methods: Iterable[str], seed: int = 0, progress: bool = True) -> dict[str, np.ndarray]:
+    """2-d maps of codes ``z`` by each of ``methods`` in turn (see :func:`embed`), as ``{method: (n, 2)}``. The
+    methods are checked before the first map is made. With ``progress``, a bar counts the maps and names the one
+    being made: t-SNE and UMAP take minutes on thousands of codes, UMAP's first fit longer (numba compiles it)."""
+    methods = list(methods)
+    unknown = [m for m in methods if m not in EMBEDDINGS]
+    if unknown:
+        raise ParameterError(f"methods {unknown}: choose from {EMBEDDINGS}.")
+    views = {}
+    with tqdm(total=len(methods), desc=f"2-d maps of {len(z):,} codes", unit="map", disable=not progress) as bar:
+        for method in methods:
+            bar.set_postfix_str(method)
+            views[method] = embed(z, method, seed)
+            bar.update()
+    return views
