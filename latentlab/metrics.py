@@ -143,13 +143,18 @@ def mean_pairwise_distance(x: ArrayLike) -> float:
 
 
 def generation_scores(
-    images: ArrayLike, intended: ArrayLike, predicted: ArrayLike, train_images: ArrayLike
+    images: ArrayLike,
+    intended: ArrayLike,
+    predicted: ArrayLike,
+    train_images: ArrayLike,
+    copy_distance: float | None = None,
 ) -> dict[str, float]:
     """How good a generator of labelled images is.
 
     ``accuracy``: fraction whose classifier prediction is the intended label;
     ``diversity``: mean pairwise distance within each intended class, averaged over classes;
-    ``novelty``: mean distance to the nearest training image (0 = a copy of the training set).
+    ``novelty``: mean distance to the nearest training image (0 = a copy of the training set);
+    with ``copy_distance``, also ``near_copies``: the fraction nearer than that to a training image.
     Images (n, 28, 28) or (n, 784) in [0, 1]; ``intended`` and ``predicted`` labels (n,).
     """
     flat = _flat(images)
@@ -169,11 +174,14 @@ def generation_scores(
         )
     diversity = np.mean([mean_pairwise_distance(flat[intended == c]) for c in classes])
     novelty, _ = nearest_distances(flat, train_images)
-    return {
+    scores = {
         "accuracy": float((intended == predicted).mean()),
         "diversity": float(diversity),
         "novelty": float(novelty.mean()),
     }
+    if copy_distance is not None:
+        scores["near_copies"] = float((novelty < copy_distance).mean())
+    return scores
 
 
 def _image_batch(x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
