@@ -374,6 +374,40 @@ def radius_histograms(
     return fig
 
 
+def radius_panels(
+    real: np.ndarray,
+    uniform: Mapping[float, np.ndarray],
+    d: int,
+    matched_b: float,
+    bins: int = 60,
+    title: str = "radii of statistical (above) and real (below) latent vectors",
+) -> plt.Figure:
+    """Radii on one radius axis, in two panels with densities of their own: above, uniform statistical vectors
+    (``{b: radii}``), each with its analytic density (dashed): the thin shells; below, the real latent vectors
+    (n,), whose radii spread so much wider that beside the shells' spikes on one density axis they vanish. The
+    radius-matched shell, ``uniform[matched_b]``, is drawn in green: its histogram above, its mean +- 2 standard
+    deviations as a band below, where it falls among the real radii."""
+    from latentlab.latent.statistics import uniform_radius_moments, uniform_radius_pdf
+
+    fig, (above, below) = plt.subplots(2, 1, sharex=True, figsize=(8.5, 5.6))
+    blog = [b for b in uniform if b != matched_b]
+    for b, r in uniform.items():
+        matched = b == matched_b
+        colour = "tab:green" if matched else plt.cm.autumn(blog.index(b) / max(1, len(blog) - 1))
+        label = f"uniform b*={b:.2f} (radius-matched)" if matched else f"uniform b={b:g}"
+        above.hist(r, bins=bins // 2, density=True, color=colour, alpha=0.5, label=label)
+        x = np.linspace(r.min() * 0.9, r.max() * 1.1, 200)
+        above.plot(x, uniform_radius_pdf(x, b, d), color=colour, ls="--", lw=1.2)
+    below.hist(real, bins=bins, density=True, color="tab:blue", alpha=0.7, label=f"real (encoded faces, {len(real)})")
+    mean, std = uniform_radius_moments(matched_b, d)
+    below.axvspan(mean - 2 * std, mean + 2 * std, color="tab:green", alpha=0.25, label="shell of b* (mean +- 2 std)")
+    above.set_ylabel("density"), below.set_ylabel("density"), below.set_xlabel("radius |z|")
+    above.set_title(title)
+    above.legend(fontsize=8), below.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def plane_projections(
     z: np.ndarray,
     planes: Sequence[tuple[int, int]],
@@ -384,15 +418,44 @@ def plane_projections(
     """Interactive orthogonal projections of z-points (n, d) (blue) onto coordinate planes (j1, j2),
     one panel per plane, with extra point sets on top: ``marks`` = {name: (points (m, d) or (d,), colour)},
     e.g. the origin (yellow), the bulk centre (orange) and a path (red) as in the blog's part VI."""
+    return _plane_panels(z, planes, marks, title, cols)
+
+
+def origin_zoom(
+    z: np.ndarray,
+    planes: Sequence[tuple[int, int]],
+    half_width: float,
+    marks: Mapping[str, tuple[np.ndarray, str]] | None = None,
+    title: str = "the surroundings of the origin",
+    cols: int = 3,
+) -> PointCloudFigure:
+    """The blog's closer look at the origin (part IV): :func:`plane_projections` of z-points (n, d) and ``marks``,
+    each panel showing only the points whose projection falls into the square |z_j1|, |z_j2| <= ``half_width``
+    around the origin, with that square drawn as a grey frame and the axes fixed to it (interactive and static)."""
+    return _plane_panels(z, planes, marks, title, cols, window=float(half_width))
+
+
+def _plane_panels(
+    z: np.ndarray,
+    planes: Sequence[tuple[int, int]],
+    marks: Mapping[str, tuple[np.ndarray, str]] | None,
+    title: str,
+    cols: int,
+    window: float | None = None,
+) -> PointCloudFigure:
+    """:func:`plane_projections`, or with ``window`` :func:`origin_zoom`."""
     from plotly.subplots import make_subplots
 
     rows = -(-len(planes) // cols)
     ncols = min(cols, len(planes))
     fig = make_subplots(rows=rows, cols=ncols, subplot_titles=[f"components {a}, {b}" for a, b in planes])
     layers = {"z-points": (np.asarray(z), "#1f77b4")} | dict(marks or {})
+    zoomed_opacity = 0.5 if window else 0.35  # fewer points in a window: drawn larger and stronger
     for i, (a, b) in enumerate(planes):
         for name, (points, colour) in layers.items():
             points = np.atleast_2d(points)
+            if window is not None:
+                points = points[(np.abs(points[:, [a, b]]) <= window).all(axis=1)]
             big = name != "z-points"
             fig.add_trace(
                 go.Scattergl(
@@ -402,14 +465,32 @@ def plane_projections(
                     name=name,
                     legendgroup=name,
                     showlegend=i == 0,
-                    opacity=1.0 if big else 0.35,
+                    opacity=1.0 if big else zoomed_opacity,
                     marker=dict(
-                        color=colour, size=9 if big else 3, line=dict(width=0.5, color="black") if big else None
+                        color=colour,
+                        size=(7 if window else 9) if big else (5 if window else 3),
+                        line=dict(width=0.5, color="black") if big else None,
                     ),
                 ),
                 row=i // ncols + 1,
                 col=i % ncols + 1,
             )
+        if window is not None:  # the frame keeps the static view's axes on the window however few points fall in it
+            frame = window * np.array([[-1, -1], [1, -1], [1, 1], [-1, 1], [-1, -1]])
+            fig.add_trace(
+                go.Scatter(
+                    x=frame[:, 0],
+                    y=frame[:, 1],
+                    mode="lines+markers",
+                    name="window",
+                    showlegend=False,
+                    marker=dict(color="gray", size=1),
+                ),
+                row=i // ncols + 1,
+                col=i % ncols + 1,
+            )
+            fig.update_xaxes(range=[-1.05 * window, 1.05 * window], row=i // ncols + 1, col=i % ncols + 1)
+            fig.update_yaxes(range=[-1.05 * window, 1.05 * window], row=i // ncols + 1, col=i % ncols + 1)
         fig.update_xaxes(title_text=f"z{a}", row=i // ncols + 1, col=i % ncols + 1)
         fig.update_yaxes(title_text=f"z{b}", row=i // ncols + 1, col=i % ncols + 1)
     fig.update_layout(title=title, height=360 * rows, legend_itemsizing="constant")

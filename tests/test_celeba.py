@@ -210,3 +210,70 @@ def test_downscale_averages_pixel_blocks_of_real_faces(offline_folder):
     np.testing.assert_array_equal(downscale(faces, 64), faces)
     with pytest.raises(ParameterError, match="multiple"):
         downscale(faces, 48)
+
+
+#: The header line of CelebA's list_attr_celeba.txt: its 40 attribute names.
+CELEBA_HEADER = (
+    "5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose Black_Hair Blond_Hair "
+    "Blurry Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses Goatee Gray_Hair Heavy_Makeup High_Cheekbones "
+    "Male Mouth_Slightly_Open Mustache Narrow_Eyes No_Beard Oval_Face Pale_Skin Pointy_Nose Receding_Hairline "
+    "Rosy_Cheeks Sideburns Smiling Straight_Hair Wavy_Hair Wearing_Earrings Wearing_Hat Wearing_Lipstick "
+    "Wearing_Necklace Wearing_Necktie Young"
+)
+CELEBA_ATTRIBUTES = CELEBA_HEADER.split()
+
+
+def _write_attributes(path, values, names=None, count=None):
+    """CelebA's list_attr_celeba.txt as published: the image count, the 40 names (with a trailing space), then
+    ``000001.jpg -1  1  1 -1 ...`` rows (values right-aligned in two characters), Windows line ends."""
+    names = names or [f"{k:06d}.jpg" for k in range(1, len(values) + 1)]
+    lines = [str(len(values) if count is None else count), CELEBA_HEADER + " "]
+    lines += [f"{n} " + " ".join(f"{v:2d}" for v in row) for n, row in zip(names, values)]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    return path
+
+
+def test_attributes_beside_the_images_are_read_in_the_published_format(data_dir, offline_folder):
+    values = np.where(np.random.default_rng(0).random((6, 40)) < 0.4, 1, -1)
+    values[:, CELEBA_ATTRIBUTES.index("Male")] = [-1, 1, -1, -1, 1, -1]
+    _write_folder(data_dir / "celeba" / "img_align_celeba", _real_jpgs(offline_folder, 6))
+    _write_attributes(data_dir / "celeba" / "list_attr_celeba.txt", values)
+    faces = load_celeba("all", verbose=False)
+    assert faces.attributes.columns == tuple(CELEBA_ATTRIBUTES) and faces.attributes.values.shape == (6, 40)
+    np.testing.assert_array_equal(faces.attributes.values, values)
+    assert faces.attribute("Male").tolist() == [-1, 1, -1, -1, 1, -1] and faces.attribute("Male").dtype == np.int8
+    np.testing.assert_array_equal(faces[2:5].attribute("Smiling"), values[2:5, CELEBA_ATTRIBUTES.index("Smiling")])
+    with pytest.raises(ParameterError, match="'male' is not in .*Male"):
+        faces.attribute("male")
+
+
+def test_attributes_follow_the_usable_images_of_a_zip(data_dir, offline_folder):
+    jpgs = _real_jpgs(offline_folder, 5)
+    (data_dir / "celeba").mkdir(parents=True)
+    with zipfile.ZipFile(data_dir / "celeba" / "img_align_celeba.zip", "w") as archive:
+        for k, data in enumerate(jpgs, 1):
+            archive.writestr(f"img_align_celeba/{k:06d}.jpg", data[: len(data) // 3] if k == 2 else data)
+    values = np.full((5, 40), -1)
+    values[:, CELEBA_ATTRIBUTES.index("Male")] = [1, 1, -1, 1, -1]
+    _write_attributes(data_dir / "celeba" / "list_attr_celeba.txt", values)
+    faces = load_celeba("all", verbose=False)
+    assert sum(len(b) for b in faces.dataset(2)) == 4  # the truncated second image is skipped ...
+    assert faces.attribute("Male").tolist() == [1, -1, 1, -1]  # ... and left out of the attributes, row for row
+
+
+def test_attributes_missing_or_broken_are_named(data_dir, tmp_path, offline_folder):
+    with pytest.raises(DataNotFoundError, match=r"no list_attr_celeba\.txt .*offline subset ships none.*'Anno'"):
+        load_celeba(verbose=False).attribute("Male")
+    _write_folder(data_dir / "celeba" / "img_align_celeba", _real_jpgs(offline_folder, 3))
+    attributes = data_dir / "celeba" / "list_attr_celeba.txt"
+    _write_attributes(attributes, np.ones((2, 40), int), count=3)
+    with pytest.raises(DataFormatError, match="declares 3 images but lists 2 .*truncated"):
+        load_celeba(verbose=False)
+    _write_attributes(attributes, np.zeros((3, 40), int))
+    with pytest.raises(DataFormatError, match=r"line 3: '000001\.jpg  0  0.* 40 values of 1 or -1"):
+        load_celeba(verbose=False)
+    _write_attributes(attributes, np.ones((2, 40), int))
+    with pytest.raises(DataFormatError, match=r"no attributes for 1 of these images \(000003\.jpg"):
+        load_celeba(verbose=False).attribute("Young")
+    attributes.unlink()
+    assert load_celeba(verbose=False).attributes is None

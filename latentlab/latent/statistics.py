@@ -10,8 +10,10 @@ Over real latent vectors ``z`` (n, d):
 * the slice test of part IV (:func:`slice_mask`);
 * generators of statistical vectors (:func:`statistical_generators`);
 * beyond the blog: how far any set of z-points lies from the real bulk (:class:`BulkReference`:
-  k-nearest-neighbour distance relative to real-to-real, Mahalanobis percentile) and how well its
-  decoded images survive re-encoding (:func:`reencoding_error`).
+  k-nearest-neighbour distance relative to real-to-real, Mahalanobis percentile), how well its
+  decoded images survive re-encoding (:func:`reencoding_error`), how much the images along a path
+  change (:func:`path_pixel_spread`, part VI), the part-IV window around the origin
+  (:func:`window_mask`), and what the faces nearest a point have in common (:func:`share_near`).
 """
 
 from __future__ import annotations
@@ -397,3 +399,52 @@ def point_set_scores(
         }
         for name, z in points.items()
     }
+
+
+def window_mask(z: ArrayLike, plane: tuple[int, int], half_width: float) -> np.ndarray:
+    """(n,) True where the projection of ``z`` (n, d) onto the coordinate plane (j1, j2) falls into the square
+    |z_j1|, |z_j2| <= ``half_width`` around the origin: the points of the blog's zoom on the origin (part IV).
+    Unlike :func:`slice_mask`, every other component may take any value: the projection hides how far away they are."""
+    z = _codes(z, min_n=1)
+    half_width = _positive(half_width, "half_width")
+    if any(isinstance(j, bool) or not isinstance(j, (int, np.integer)) or not 0 <= j < z.shape[1] for j in plane):
+        raise ParameterError(f"plane={plane!r}: give component indices in 0..{z.shape[1] - 1}.")
+    return (np.abs(z[:, list(plane)]) <= half_width).all(axis=1)
+
+
+def pixel_spread(images: ArrayLike) -> float:
+    """How much a set of images (n, h, w[, c]) differ from one another: the standard deviation of each pixel over
+    the set (n - 1 in the denominator), averaged over pixels and channels. 0 for identical images."""
+    images = np.asarray(images, np.float64)
+    if images.ndim < 3 or len(images) < 2 or not np.isfinite(images).all():
+        raise ParameterError(f"images have shape {images.shape}; give at least two finite images (n, h, w[, c]).")
+    return float(images.std(axis=0, ddof=1).mean())
+
+
+def path_pixel_spread(
+    decode: Callable[[np.ndarray], np.ndarray], path_list: Sequence[ArrayLike], reference: ArrayLike
+) -> np.ndarray:
+    """(p,) how much the decoded images change along each path of ``path_list`` (each (n_steps, d)): its
+    :func:`pixel_spread` over that of the ``reference`` images (m, h, w, c), e.g. the reconstructions of real
+    held-out faces. 1 = the images along the path differ as much as different real faces do; near 0 = one face.
+    ``decode`` maps codes (n, d) to images (n, h, w, c)."""
+    scale = pixel_spread(reference)
+    if not scale > 0:
+        raise ParameterError("the reference images are all alike (pixel spread 0); give images of different faces.")
+    return np.array([pixel_spread(decode(_codes(p, "path").astype(np.float32))) / scale for p in path_list])
+
+
+def share_near(z: ArrayLike, point: ArrayLike, flags: ArrayLike, k: int) -> tuple[float, float]:
+    """(share among the ``k`` rows of ``z`` (n, d) nearest to ``point`` (d,), share among all rows) of the rows whose
+    ``flags`` (n,) bool is set: e.g. how many of the faces nearest the bulk centre are female, against how many of
+    all faces are (the blog's "the average face is female", part VI)."""
+    z = _codes(z, min_n=1)
+    point, flags = np.asarray(point, np.float64), np.asarray(flags)
+    k = _whole(k, "k")
+    if point.shape != (z.shape[1],) or flags.shape != (len(z),) or flags.dtype != bool or k > len(z):
+        raise ParameterError(
+            f"point {point.shape}, flags {flags.shape} ({flags.dtype}) and k={k}: give one point (d,) = "
+            f"({z.shape[1]},), one bool flag per row of z ({len(z)},) and k <= {len(z)}."
+        )
+    nearest = np.argsort(np.linalg.norm(z - point, axis=1), kind="stable")[:k]
+    return float(flags[nearest].mean()), float(flags.mean())
