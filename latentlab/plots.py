@@ -350,30 +350,6 @@ def correlation_matrix(corr: np.ndarray, title: str = "correlation of latent com
     return fig
 
 
-def radius_histograms(
-    real: np.ndarray,
-    uniform: Mapping[float, np.ndarray],
-    d: int,
-    bins: int = 60,
-    title: str = "radii of real and statistical latent vectors",
-) -> plt.Figure:
-    """Histograms of the radii of real latent vectors and of uniform statistical vectors
-    (``{b: radii}``), each uniform one with its analytic density (dashed): the thin shell."""
-    from latentlab.latent.statistics import uniform_radius_pdf
-
-    fig, ax = plt.subplots(figsize=(8.5, 3.6))
-    ax.hist(real, bins=bins, density=True, color="tab:blue", alpha=0.7, label="real (encoded faces)")
-    for i, (b, r) in enumerate(uniform.items()):
-        colour = plt.cm.autumn(i / max(1, len(uniform) - 1))
-        ax.hist(r, bins=bins // 2, density=True, color=colour, alpha=0.45, label=f"uniform b={b:g}")
-        x = np.linspace(r.min() * 0.9, r.max() * 1.1, 200)
-        ax.plot(x, uniform_radius_pdf(x, b, d), color=colour, ls="--", lw=1.2)
-    ax.set_xlabel("radius |z|"), ax.set_ylabel("density"), ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
 def radius_panels(
     real: np.ndarray,
     uniform: Mapping[float, np.ndarray],
