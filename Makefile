@@ -36,7 +36,7 @@ run: install
 
 ## Lint, then the tests, in the smoke profile, on every core (pytest-xdist; TEST_WORKERS=0 runs them in-process):
 ## unit tests, and every notebook executed once by the runner (tests/test_notebooks.py and the tests that reuse
-## that run). tests/test_colab.py runs notebook 01 through its install cell in the hosted-kernel stand-in (built
+## that run). tests/test_colab.py runs notebook 02 through its install cell in the hosted-kernel stand-in (built
 ## once, then reused). Quick: pytest -m "not slow".
 TEST_WORKERS ?= auto
 test: install-test lint colab-standin
