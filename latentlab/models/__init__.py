@@ -3,6 +3,7 @@
 from latentlab.models.autoencoder_kl import AutoencoderKL, AutoencoderKLConfig
 from latentlab.models.classifier import build_digit_classifier
 from latentlab.models.dense import ARCHITECTURES, build_dense_autoencoder
+from latentlab.models.latent_predictor import build_middle_latent_predictor
 from latentlab.models.losses import LOSSES, get_loss
 from latentlab.models.training import fit
 
@@ -13,6 +14,7 @@ __all__ = [
     "AutoencoderKLConfig",
     "build_dense_autoencoder",
     "build_digit_classifier",
+    "build_middle_latent_predictor",
     "fit",
     "get_loss",
 ]
