@@ -118,15 +118,16 @@ def training_curves(
     keys: Sequence[str] = ("loss", "val_loss"),
     title: str | None = None,
     log: bool = True,
+    first_epoch: int = 1,
 ) -> plt.Figure:
-    """Loss per epoch of several runs (``{name: keras history dict}``), one panel per key."""
+    """Loss per epoch of several runs (``{name: keras history dict}``), one panel per key. The first value of each
+    series is drawn at ``first_epoch`` (0 for a series that starts with a measurement before training)."""
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.4), squeeze=False)
     for ax, key in zip(axes[0], keys):
         for name, hist in histories.items():
             if key in hist:
-                ax.plot(
-                    np.arange(1, len(hist[key]) + 1), hist[key], label=name, marker="." if len(hist[key]) < 30 else None
-                )
+                epochs = np.arange(first_epoch, first_epoch + len(hist[key]))
+                ax.plot(epochs, hist[key], label=name, marker="." if len(hist[key]) < 30 else None)
         ax.set_xlabel("epoch"), ax.set_ylabel(key), ax.set_title(key)
         if log:
             ax.set_yscale("log")
@@ -508,27 +509,179 @@ def interpolation_sequences(
 
 
 def latent_trajectories(
-    coords: np.ndarray,
+    coords: ArrayLike,
     labels: Sequence | None = None,
     title: str = "triplet trajectories",
     axis_labels: Sequence[str] = ("PC 1", "PC 2"),
+    max_paths: int = 8,
+    rows: Sequence[int] | None = None,
+    seed: int = 0,
+    panels: Sequence | None = None,
+    names: Sequence[str] | None = None,
 ) -> plt.Figure:
-    """Each triplet's path frame1 -> frame2 -> frame3 through a 2-d projection: ``coords`` (n, 3, 2),
-    one line per triplet coloured by ``labels`` (n,); circle, square, triangle mark frames 1, 2, 3."""
-    coords = np.asarray(coords)
+    """Triplets' paths frame 1 -> frame 2 -> frame 3 through a 2-d projection ``coords`` (n, 3, 2), one block per
+    label (``labels`` (n,), e.g. difficulty level or split; one block without).
+
+    A block is an overview panel and close-ups. The overview draws at most ``max_paths`` of the label's triplets,
+    each in a colour of its own as two arrows 1 -> 2 -> 3 with its frames numbered, over a faint cloud of every
+    frame (darker: the label's own); overviews share their limits. Beside it, one close-up per drawn triplet, centred
+    on it and all at one scale (the widest drawn triplet fills its close-up), so that short paths stay readable
+    and lengths compare across triplets and labels. Neighbouring triplets of one clip (frame 3 of one beside frame 1
+    of the next) never join into one curve.
+
+    The triplets drawn are spread over the label's paths: the one nearest each centre of a k-means (seeded by
+    ``seed``) of their (6,) coordinates; or give ``rows`` (indices into ``coords``) to draw exactly those.
+    ``panels`` orders (or picks) the labels shown, default every label as first seen; ``names`` (n,) titles the
+    close-ups (default "triplet {row}"). Axes are labelled ``"{label}"`` (overview) and ``"{label} · triplet
+    {row}"`` (close-up); each arrow carries the gid ``"triplet {row}: {k}->{k + 1}"``."""
+    from latentlab.errors import ParameterError
+
+    coords = np.asarray(coords, dtype=float)
+    if coords.ndim != 3 or coords.shape[1:] != (3, 2) or len(coords) == 0:
+        raise ParameterError(
+            f"coords of shape {coords.shape}: give (n, 3, 2), frames 1, 2, 3 of n triplets in two dimensions "
+            "(e.g. views['pca'].reshape(n, 3, 2))."
+        )
+    if not np.isfinite(coords).all():
+        raise ParameterError("coords contain NaN or infinite values; check the projection they came from.")
     labels = np.asarray(["all"] * len(coords) if labels is None else labels).astype(str)
-    colours = {lab: plt.cm.tab10(i % 10) for i, lab in enumerate(dict.fromkeys(labels))}
-    fig, ax = plt.subplots(figsize=(6.4, 5.2))
-    for path, lab in zip(coords, labels):
-        ax.plot(path[:, 0], path[:, 1], color=colours[lab], alpha=0.5, lw=1)
-        for k, marker in enumerate("os^"):
-            ax.scatter(path[k, 0], path[k, 1], color=colours[lab], marker=marker, s=14, alpha=0.8)
-    handles = [plt.Line2D([], [], color=c, label=lab) for lab, c in colours.items()]
-    handles += [plt.Line2D([], [], color="gray", marker=m, ls="", label=f"frame {k + 1}") for k, m in enumerate("os^")]
-    ax.legend(handles=handles, fontsize=8)
-    ax.set_xlabel(axis_labels[0]), ax.set_ylabel(axis_labels[1]), ax.set_title(title)
-    fig.tight_layout()
+    if labels.shape != (len(coords),):
+        raise ParameterError(f"labels has shape {labels.shape} for {len(coords)} triplets: give one label per triplet.")
+    names = [f"triplet {i}" for i in range(len(coords))] if names is None else [str(n) for n in names]
+    if len(names) != len(coords):
+        raise ParameterError(f"names has {len(names)} entries for {len(coords)} triplets: give one per triplet.")
+    if isinstance(max_paths, bool) or not isinstance(max_paths, int | np.integer) or max_paths < 1:
+        raise ParameterError(f"max_paths={max_paths!r}: give a whole number >= 1 (triplets drawn per label).")
+    seen = list(dict.fromkeys(labels.tolist()))
+    shown = seen if panels is None else [str(p) for p in panels]
+    missing = [p for p in shown if p not in seen]
+    if missing or not shown:
+        raise ParameterError(f"panels {missing or '[]'}: choose labels among {seen}.")
+    if rows is not None:
+        rows = np.asarray(rows)
+        if (
+            rows.ndim != 1
+            or rows.dtype.kind not in "iu"
+            or (len(rows) and not 0 <= rows.min() <= rows.max() < len(coords))
+        ):
+            raise ParameterError(f"rows must be indices of triplets in 0..{len(coords) - 1}, got {rows!r}.")
+    chosen = {}
+    for label in shown:
+        members = np.flatnonzero(labels == label)
+        chosen[label] = (
+            _spread_rows(coords, members, int(max_paths), seed)
+            if rows is None
+            else np.unique(rows[np.isin(rows, members)])
+        )
+    drawn = np.concatenate(list(chosen.values())).astype(int)
+    centres = coords.mean(axis=1)
+    half = 1.15 * max(np.abs(coords[drawn] - centres[drawn, None]).max(initial=0.0), 1e-9)
+    slots = max(1, max(len(c) for c in chosen.values()))
+    across, down = min(slots, 4), max(2, -(-slots // 4))
+    # Laid out by hand in inches (constrained layout measured every tick of every close-up: seconds per figure).
+    cell, gap, band, left, wide, below, top, foot = 1.55, 0.14, 0.26, 0.62, 3.9, 0.5, 0.5, 0.4
+    block_h = down * (cell + band) + below
+    width = left + wide + 0.3 + across * (cell + gap) + 0.1
+    height = top + len(shown) * block_h + foot
+    fig = plt.figure(figsize=(width, height))
+
+    def place(x: float, y: float, w: float, h: float) -> plt.Axes:  # inches from the top left corner
+        return fig.add_axes((x / width, 1 - (y + h) / height, w / width, h / height))
+
+    everything = coords.reshape(-1, 2)
+    margin = 0.05 * np.maximum(np.ptp(everything, axis=0), 1e-9)
+    low, high = everything.min(axis=0) - margin, everything.max(axis=0) + margin
+    for b, label in enumerate(shown):
+        members, picked = np.flatnonzero(labels == label), chosen[label]
+        y0 = top + b * block_h
+        ax = place(left, y0 + band, wide, down * (cell + band) - band)
+        ax.set_xlim(low[0], high[0]), ax.set_ylim(low[1], high[1])
+        ax.set_autoscale_on(False)
+        ax.set_label(label)
+        _cloud(ax, everything, coords[members])
+        for i, row in enumerate(picked):
+            _triplet(ax, coords[row], row, plt.cm.tab10(i % 10), small=True)
+        ax.set_title(f"{label}: {len(picked)} of {len(members)} triplets", fontsize=10)
+        ax.set_xlabel(axis_labels[0], fontsize=8, labelpad=2), ax.set_ylabel(axis_labels[1], fontsize=8, labelpad=2)
+        ax.tick_params(labelsize=7)
+        for i, row in enumerate(picked):
+            x = left + wide + 0.3 + (i % across) * (cell + gap)
+            zoom = place(x, y0 + (i // across) * (cell + band) + band, cell, cell)
+            zoom.set_label(f"{label} · triplet {row}")
+            zoom.set_xlim(centres[row, 0] - half, centres[row, 0] + half)
+            zoom.set_ylim(centres[row, 1] - half, centres[row, 1] + half)
+            zoom.set_autoscale_on(False)
+            colour = plt.cm.tab10(i % 10)
+            _cloud(zoom, everything, coords[members])
+            _triplet(zoom, coords[row], row, colour, small=False)
+            zoom.set_xticks([]), zoom.set_yticks([])
+            zoom.set_title(names[row], fontsize=7, color=colour, pad=3)
+            for spine in zoom.spines.values():
+                spine.set_edgecolor(colour)
+    fig.suptitle(title, y=1 - 0.12 / height, va="top")
+    fig.text(
+        0.5,
+        0.1 / height,
+        f"numbers mark frames 1, 2, 3 of one triplet, arrows run 1 -> 2 -> 3; grey: every frame (darker: the "
+        f"label's own). Close-ups share one scale: each spans {2 * half:.3g} x {2 * half:.3g} units.",
+        ha="center",
+        va="bottom",
+        fontsize=8,
+        color="0.3",
+    )
     return fig
+
+
+def _cloud(ax: plt.Axes, everything: np.ndarray, own: np.ndarray) -> None:
+    """Every frame (m, 2) in light grey, the panel's own triplets' frames (k, 3, 2) darker: the background."""
+    ax.scatter(*everything.T, s=4, color="0.87", linewidths=0, zorder=1)
+    ax.scatter(*own.reshape(-1, 2).T, s=5, color="0.62", linewidths=0, zorder=1)
+
+
+_DIGITS: list = []  # the markers "1", "2", "3", made once (each mathtext marker is parsed when made)
+
+
+def _triplet(ax: plt.Axes, path: np.ndarray, row: int, colour: Any, small: bool) -> None:
+    """One triplet (3, 2) as arrows 1 -> 2 -> 3 with its frames numbered (smaller in the overview)."""
+    from matplotlib.markers import MarkerStyle
+    from matplotlib.patches import FancyArrowPatch
+
+    if not _DIGITS:
+        _DIGITS.extend(MarkerStyle(f"${k}$") for k in (1, 2, 3))
+    ring, digit, gap = (60, 22, 4) if small else (150, 45, 7)
+    for k in range(2):
+        ax.add_artist(  # not add_patch: the limits are set, and patch limits cost a shrunk arrow's path each
+            FancyArrowPatch(
+                path[k],
+                path[k + 1],
+                arrowstyle="-|>",
+                mutation_scale=9 if small else 12,
+                lw=1.2 if small else 1.6,
+                color=colour,
+                shrinkA=gap,
+                shrinkB=gap,
+                zorder=3,
+                gid=f"triplet {row}: {k + 1}->{k + 2}",
+            )
+        )
+    ax.scatter(*path.T, s=ring, facecolor="white", edgecolor=colour, linewidths=1.1, zorder=4)
+    for k in range(3):
+        ax.scatter(*path[k], s=digit, marker=_DIGITS[k], color=colour, linewidths=0, zorder=5)
+
+
+def _spread_rows(coords: np.ndarray, members: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """At most ``k`` of ``members`` (indices into ``coords`` (n, 3, 2)), spread over their triplets' positions and
+    shapes: the member nearest each centre of a seeded k-means of their (6,) coordinates; sorted."""
+    if len(members) <= k:
+        return members
+    from sklearn.cluster import KMeans
+
+    points = coords[members].reshape(len(members), -1)
+    k = min(k, len(np.unique(points, axis=0)))
+    fit = KMeans(k, n_init=4, random_state=seed).fit(points)
+    distance = np.linalg.norm(points - fit.cluster_centers_[fit.labels_], axis=1)
+    picked = [members[fit.labels_ == c][np.argmin(distance[fit.labels_ == c])] for c in range(k)]
+    return np.sort(np.asarray(picked))
 
 
 def grouped_bars(values: Mapping[str, Mapping[str, float]], ylabel: str, title: str | None = None) -> plt.Figure:

@@ -5,6 +5,10 @@ principal components, or any other basis) around a starting point, and shows the
 live. Notebook 01 starts it at class means; notebook 02 at the bulk centre of faces. Below the live
 explorer a notebook also keeps a still image of its starting view, which pages without a kernel
 (the executed HTML, GitHub) show.
+
+:class:`TripletScrubber` slides t from 0 to 1 along latent paths between a triplet's frame 1 and frame 3 (straight,
+slerp, through a predicted middle latent; :mod:`latentlab.latent.paths` builds them) and shows the decoded frame
+beside the real frames 1, 2, 3 (notebook 03).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from latentlab.errors import ParameterError
+from latentlab.latent.paths import polyline_path
 
 
 def to_png(image: ArrayLike, scale: int = 6) -> bytes:
@@ -44,6 +49,18 @@ def keras_decoder(decoder: Any, image_shape: Sequence[int]) -> Callable[[np.ndar
         return keras.ops.convert_to_numpy(out)[0].reshape(image_shape)
 
     return decode
+
+
+def still_bundle(png: bytes, caption: str) -> dict[str, str]:
+    """A display bundle (HTML figure with caption, PNG, plain text) of a widget's starting view: what executed HTML,
+    GitHub and Colab show where no kernel runs the widget."""
+    encoded = base64.b64encode(png).decode("ascii")
+    return {
+        "text/html": f'<figure><img src="data:image/png;base64,{encoded}" alt="{html.escape(caption)}">'
+        f"<figcaption><small>{html.escape(caption)}</small></figcaption></figure>",
+        "image/png": encoded,
+        "text/plain": caption,
+    }
 
 
 class LatentExplorer:
@@ -161,14 +178,8 @@ class LatentExplorer:
         what the executed HTML and GitHub show, since they cannot run the sliders."""
         start = next(iter(self.starts))
         image = self.decode(self.starts[start])
-        encoded = base64.b64encode(to_png(image, self.image_scale)).decode("ascii")
         caption = f"Starting view of the explorer: {start}, every slider at 0 (run the notebook to move them)."
-        return {
-            "text/html": f'<figure><img src="data:image/png;base64,{encoded}" alt="{html.escape(caption)}">'
-            f"<figcaption><small>{html.escape(caption)}</small></figcaption></figure>",
-            "image/png": encoded,
-            "text/plain": caption,
-        }
+        return still_bundle(to_png(image, self.image_scale), caption)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -213,3 +224,241 @@ def _checked(
             f"labels has {len(names)} names for {k} sliders: give one label per direction, or leave labels out."
         )
     return points, directions, scales, names
+
+
+#: A path as the scrubber takes it: a function t in [0, 1] -> latent (h, w, c), or key latents (k, h, w, c) that
+#: the path runs through piecewise-straight (:func:`latentlab.latent.paths.polyline_path`).
+LatentPath = Callable[[float], np.ndarray] | ArrayLike
+
+
+class TripletScrubber:
+    """A slider scrubbing t in [0, 1] along a triplet's latent paths, with the decoded frame ``decode(path(t))``
+    shown beside the real frames 1, 2, 3 (t = 0 is frame 1's end of the path, t = 1 frame 3's).
+
+    decode:      function latent (h, w, c) -> image (H, W, 3) or (H, W) in [0, 1], e.g. the VAE's decoder
+    frames:      (3, H, W, 3) or (3, H, W) real frames 1, 2, 3 in [0, 1]
+    paths:       {name: path}, each a function t -> latent (h, w, c) (:func:`~latentlab.latent.paths.linear_path`,
+                 :func:`~latentlab.latent.paths.slerp_path`) or key latents (k, h, w, c), k >= 2, run through
+                 piecewise-straight (e.g. (z1, predicted z2, z3)); all of one latent shape. The first is shown first.
+    steps:       slider positions after 0 (t moves in steps of 1 / steps)
+    t:           where the slider starts (the still shows this view)
+    image_scale: pixels per image pixel (default: the least whole number drawing frames >= 128 px)
+    continuous:  decode while the slider is dragged (for fast decoders); by default only where it is let go
+
+    Decoded frames are kept per (path, t), so going back over the slider decodes nothing again.
+    """
+
+    def __init__(
+        self,
+        decode: Callable[[np.ndarray], np.ndarray],
+        frames: ArrayLike,
+        paths: Mapping[str, LatentPath],
+        steps: int = 20,
+        t: float = 0.5,
+        image_scale: int | None = None,
+        continuous: bool = False,
+    ) -> None:
+        import ipywidgets as w
+
+        self.frames = _frames(frames)
+        self.paths, self.latent_shape = _paths(paths)
+        if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
+            raise ParameterError(f"steps={steps!r}: give a whole number >= 1 (slider positions after t = 0).")
+        if image_scale is None:
+            image_scale = max(1, -(-128 // max(self.frames.shape[1:3])))
+        if isinstance(image_scale, bool) or not isinstance(image_scale, int | np.integer) or image_scale < 1:
+            raise ParameterError(f"image_scale={image_scale!r}: give a whole number >= 1 (pixels per image pixel).")
+        self.decode, self.image_scale = decode, int(image_scale)
+        self.cache: dict[tuple[str, float], tuple[np.ndarray, bytes]] = {}
+        self.last_update_s = 0.0
+        first = next(iter(self.paths))
+        self.start = (first, _unit_t(t))
+        self.path_menu = w.ToggleButtons(options=list(self.paths), value=first, description="path")
+        self.slider = w.FloatSlider(
+            value=self.start[1],
+            min=0.0,
+            max=1.0,
+            step=1.0 / int(steps),
+            description="t",
+            continuous_update=bool(continuous),
+            readout_format=".2f",
+        )
+        self.image = w.Image(format="png")
+        self.caption = w.HTML()
+        self.status = w.HTML()
+        real = [
+            w.VBox([w.HTML(f"<b>frame {k + 1}</b>"), w.Image(value=to_png(f, self.image_scale), format="png")])
+            for k, f in enumerate(self.frames)
+        ]
+        self.widget = w.VBox(
+            [
+                w.HBox([self.path_menu]),
+                w.HBox([self.slider, self.status]),
+                w.HBox([*real, w.VBox([self.caption, self.image])]),
+            ]
+        )
+        self._hold = False
+        self.slider.observe(self._on_change, names="value")
+        self.path_menu.observe(self._on_change, names="value")
+        self.update()
+        if self.current_image.shape[:2] != self.frames.shape[1:3]:
+            raise ParameterError(
+                f"decode returned an image of shape {self.current_image.shape} but the frames are "
+                f"{self.frames.shape[1:]}: give frames at the decoder's resolution (or resize the decoded image "
+                "inside decode)."
+            )
+
+    @property
+    def t(self) -> float:
+        return float(self.slider.value)
+
+    @property
+    def path(self) -> str:
+        """The name of the path shown now."""
+        return str(self.path_menu.value)
+
+    @property
+    def z(self) -> np.ndarray:
+        """The latent shown now, (h, w, c): ``paths[path](t)``."""
+        return self.paths[self.path](self.t)
+
+    def frame(self, path: str, t: float) -> np.ndarray:
+        """The decoded frame (H, W, 3) at ``t`` in [0, 1] on the path named ``path`` (from the cache if seen)."""
+        return self._decoded(path, t)[0]
+
+    def show(self, path: str | None = None, t: float | None = None) -> np.ndarray:
+        """Switch to ``path`` and/or move the slider to ``t`` (one redraw); returns the image shown."""
+        if path is not None:
+            self._name(path)
+        if t is not None:
+            t = _unit_t(t)
+        self._hold = True
+        try:
+            if path is not None:
+                self.path_menu.value = path
+            if t is not None:
+                self.slider.value = t
+        finally:
+            self._hold = False
+        return self.update()
+
+    def update(self) -> np.ndarray:
+        """Decode (or recall) the frame at the current path and t, show it, and return it."""
+        start = time.perf_counter()
+        self.current_image, png = self._decoded(self.path, self.t)
+        self.image.value = png
+        self.caption.value = f"<b>{html.escape(self.path)}, t = {self.t:.2f}</b>"
+        self.last_update_s = time.perf_counter() - start
+        self.status.value = f"<small>update {1000 * self.last_update_s:.0f} ms</small>"
+        return self.current_image
+
+    def _name(self, path: str) -> str:
+        if path not in self.paths:
+            raise ParameterError(f"unknown path {path!r}: choose one of {list(self.paths)}.")
+        return path
+
+    def _decoded(self, path: str, t: float) -> tuple[np.ndarray, bytes]:
+        key = (self._name(path), round(_unit_t(t), 9))
+        if key not in self.cache:
+            z = np.asarray(self.paths[path](key[1]), np.float32)
+            if z.shape != self.latent_shape:
+                raise ParameterError(
+                    f"path {path!r} gave a latent of shape {z.shape} at t = {key[1]:g}, not {self.latent_shape}: "
+                    "every path must return latents of one shape."
+                )
+            image = np.asarray(self.decode(z), np.float32)
+            self.cache[key] = image, to_png(image, self.image_scale)
+        return self.cache[key]
+
+    def _on_change(self, _change: Any) -> None:
+        if not self._hold:
+            self.update()
+
+    def still(self) -> dict[str, str]:
+        """A display bundle of the starting view (the first path at the starting t) as one PNG strip: frames 1, 2, 3
+        and the decoded frame, each labelled: what the executed HTML, GitHub and Colab show without a kernel."""
+        from PIL import Image, ImageDraw
+
+        path, t = self.start
+        images = [*self.frames, self.frame(path, t)]
+        labels = ["frame 1", "frame 2", "frame 3", f"{path}, t = {t:.2f}"]
+        pngs = [Image.open(io.BytesIO(to_png(im, self.image_scale))).convert("RGB") for im in images]
+        band, gap = 14, 6
+        width = sum(p.width for p in pngs) + gap * (len(pngs) + 1)
+        strip = Image.new("RGB", (width, band + max(p.height for p in pngs) + gap), "white")
+        draw, x = ImageDraw.Draw(strip), gap
+        for pic, label in zip(pngs, labels):
+            strip.paste(pic, (x, band))
+            draw.text((x, 1), label, fill="black")
+            x += pic.width + gap
+        buffer = io.BytesIO()
+        strip.save(buffer, format="PNG", compress_level=1)
+        caption = (
+            f"Starting view of the scrubber: frames 1, 2, 3 and the {path} path decoded at t = {t:.2f} "
+            "(run the notebook to move the slider)."
+        )
+        return still_bundle(buffer.getvalue(), caption)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+        display(self.still(), raw=True)
+
+
+def _unit_t(t: float) -> float:
+    if isinstance(t, bool) or not isinstance(t, int | float | np.integer | np.floating) or not 0 <= t <= 1:
+        raise ParameterError(f"t={t!r}: give a number in [0, 1] (0 = frame 1's end of the path, 1 = frame 3's).")
+    return float(t)
+
+
+def _frames(frames: ArrayLike) -> np.ndarray:
+    """The real frames 1, 2, 3 as float32 (3, H, W[, 3]) in [0, 1], or a ParameterError saying what to pass."""
+    try:
+        frames = np.asarray(frames)
+    except (TypeError, ValueError) as err:
+        raise ParameterError(f"frames are not an array of numbers ({err}); give (3, H, W, 3) in [0, 1].") from None
+    if frames.ndim not in (3, 4) or len(frames) != 3 or (frames.ndim == 4 and frames.shape[-1] != 3):
+        raise ParameterError(f"frames have shape {frames.shape}: give the triplet's frames 1, 2, 3 as (3, H, W, 3).")
+    if frames.dtype.kind not in "fiu":
+        raise ParameterError(f"frames have dtype {frames.dtype}: give numbers in [0, 1].")
+    frames = frames.astype(np.float32)
+    if not np.isfinite(frames).all() or frames.min() < 0 or frames.max() > 1:
+        raise ParameterError(
+            f"frames range over [{frames.min():g}, {frames.max():g}]: give images in [0, 1] (uint8 / 255, or "
+            "atd12k.to_unit_range for the VAE's [-1, 1])."
+        )
+    return frames
+
+
+def _paths(paths: Mapping[str, LatentPath]) -> tuple[dict[str, Callable[[float], np.ndarray]], tuple[int, ...]]:
+    """TripletScrubber's paths as functions t -> latent, with their common latent shape, or a ParameterError."""
+    if not isinstance(paths, Mapping) or not paths:
+        raise ParameterError(
+            "TripletScrubber needs at least one path: paths={'linear': paths.linear_path(z1, z3), ...} "
+            "(functions t -> latent) or {'predicted': (z1, z2_hat, z3)} (key latents)."
+        )
+    out: dict[str, Callable[[float], np.ndarray]] = {}
+    shapes: dict[str, tuple[int, ...]] = {}
+    for name, path in paths.items():
+        name = str(name)
+        if not callable(path):
+            try:
+                path = polyline_path(*np.asarray(path, np.float32))
+            except (TypeError, ValueError) as err:  # ParameterError included: say which path it was
+                raise ParameterError(
+                    f"path {name!r}: give a function t -> latent or key latents (k, h, w, c), k >= 2 ({err})."
+                ) from None
+        ends = [np.asarray(path(t), np.float32) for t in (0.0, 1.0)]
+        if ends[0].shape != ends[1].shape or not all(np.isfinite(e).all() for e in ends):
+            raise ParameterError(
+                f"path {name!r} gives latents {ends[0].shape} and {ends[1].shape} at t = 0 and 1, "
+                "or values that are not finite: a path must give finite latents of one shape."
+            )
+        out[name], shapes[name] = path, ends[0].shape
+    if len(set(shapes.values())) != 1:
+        raise ParameterError(
+            f"the paths give latents of different shapes {shapes}: build every path from the same triplet's "
+            "latents (one (h, w, c) shape)."
+        )
+    return out, next(iter(shapes.values()))

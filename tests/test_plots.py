@@ -187,3 +187,123 @@ def test_origin_zoom_keeps_only_what_projects_into_the_window():
     assert png.shape[:2] == (fig.layout.height, 900)
     whole = plots.plane_projections(z, [(0, 1), (2, 3)], {"origin": (np.zeros(6), "gold")})
     assert [len(t.x) for t in whole.data] == [400, 1, 400, 1] and whole.layout.xaxis.range is None
+
+
+def _clip_triplets(n: int, seed: int = 0) -> np.ndarray:
+    """n consecutive triplets cut from one smooth walk, as in the offline stand-in: triplet k's frame 3 lies
+    beside triplet k + 1's frame 1. (n, 3, 2)"""
+    rng = np.random.default_rng(seed)
+    return np.cumsum(rng.normal(size=(3 * n, 2)), axis=0).reshape(n, 3, 2)
+
+
+def _trajectory_parts(fig):
+    """{label: overview axes} and {label: {row: close-up axes}}, from the axes' labels."""
+    from collections import defaultdict
+
+    overviews, close_ups = {}, defaultdict(dict)
+    for ax in fig.axes:
+        label, _, row = ax.get_label().partition(" · triplet ")
+        if row:
+            close_ups[label][int(row)] = ax
+        else:
+            overviews[label] = ax
+    return overviews, close_ups
+
+
+def _arrow_rows(ax) -> list[int]:
+    """The triplet of each arrow in ``ax``, checking that each triplet has exactly the arrows 1->2 and 2->3."""
+    from collections import Counter
+
+    from matplotlib.patches import FancyArrowPatch
+
+    gids = [a.get_gid() for a in ax.get_children() if isinstance(a, FancyArrowPatch)]
+    rows = Counter(int(g.split(":")[0].removeprefix("triplet ")) for g in gids)
+    assert sorted(gids) == sorted(f"triplet {r}: {k}->{k + 1}" for r in rows for k in (1, 2))
+    return sorted(rows)
+
+
+def test_trajectories_one_panel_per_label_at_most_max_paths_each():
+    coords = _clip_triplets(60)
+    levels = np.array(["easy", "medium"] * 30)
+    levels[[5, 20, 41]] = "hard"  # a label with fewer triplets than max_paths: all of them drawn
+    fig = plots.latent_trajectories(coords, levels, max_paths=5, title="triplets by difficulty")
+    overviews, close_ups = _trajectory_parts(fig)
+    assert list(overviews) == ["easy", "medium", "hard"]  # first seen order
+    for label, ax in overviews.items():
+        members = np.flatnonzero(levels == label)
+        rows = _arrow_rows(ax)
+        assert len(rows) == min(5, len(members)) and set(rows) <= set(members)
+        assert sorted(close_ups[label]) == rows and all(_arrow_rows(z) == [r] for r, z in close_ups[label].items())
+        assert ax.get_title() == f"{label}: {len(rows)} of {len(members)} triplets"
+        assert len(ax.collections[0].get_offsets()) == 3 * len(coords)  # every frame, as the background
+        for row, zoom in close_ups[label].items():
+            ring, *digits = [c for c in zoom.collections[2:] if len(c.get_offsets()) in (1, 3)]
+            np.testing.assert_allclose(ring.get_offsets(), coords[row])  # frames 1, 2, 3 in order ...
+            np.testing.assert_allclose([d.get_offsets()[0] for d in digits], coords[row])  # ... numbered 1, 2, 3
+    assert _arrow_rows(overviews["hard"]) == [5, 20, 41]
+    plt.close(fig)
+
+
+def test_trajectories_pick_spread_out_triplets_seeded_or_as_given():
+    rng = np.random.default_rng(3)
+    blobs = np.repeat(np.array([[0, 0], [50, 0], [0, 50], [50, 50]]), 10, axis=0)  # four far-apart groups of 10
+    coords = blobs[:, None] + rng.normal(size=(40, 3, 2))
+    fig = plots.latent_trajectories(coords, max_paths=4, seed=1)
+    rows = _arrow_rows(_trajectory_parts(fig)[0]["all"])
+    assert sorted(r // 10 for r in rows) == [0, 1, 2, 3]  # one triplet from each group, not four neighbours
+    again = plots.latent_trajectories(coords, max_paths=4, seed=1)
+    assert _arrow_rows(_trajectory_parts(again)[0]["all"]) == rows
+    split = np.where(np.arange(40) < 20, "train", "test")
+    given = plots.latent_trajectories(
+        coords, split, rows=[3, 25, 31], panels=["test"], names=[f"t{i}" for i in range(40)]
+    )
+    overviews, close_ups = _trajectory_parts(given)
+    assert list(overviews) == ["test"] and _arrow_rows(overviews["test"]) == [25, 31]
+    assert close_ups["test"][31].get_title() == "t31"
+    for f in (fig, again, given):
+        plt.close(f)
+
+
+def test_trajectories_keep_the_notebook_call_and_render():
+    coords = _clip_triplets(30)
+    split = np.where(np.arange(30) < 16, "train", "test")
+    fig = plots.latent_trajectories(coords, split, title="each triplet frame1 -> frame2 -> frame3")
+    assert isinstance(fig, plt.Figure) and fig.get_suptitle() == "each triplet frame1 -> frame2 -> frame3"
+    png = _inline_png(fig)
+    assert png.shape[0] > 500 and png.shape[1] > 900
+    single = plots.latent_trajectories(coords)
+    assert list(_trajectory_parts(single)[0]) == ["all"]
+    plt.close(single)
+
+
+@pytest.mark.parametrize(
+    "coords, kwargs, fix",
+    [
+        (np.zeros((5, 2, 2)), {}, "give (n, 3, 2)"),
+        (np.zeros((5, 3, 3)), {}, "give (n, 3, 2)"),
+        (np.zeros((3, 2)), {}, "give (n, 3, 2)"),
+        (np.full((5, 3, 2), np.nan), {}, "NaN"),
+        (np.zeros((5, 3, 2)), {"labels": ["a"] * 4}, "one label per triplet"),
+        (np.zeros((5, 3, 2)), {"max_paths": 0}, "max_paths=0"),
+        (np.zeros((5, 3, 2)), {"rows": [1, 5]}, "indices of triplets in 0..4"),
+        (np.zeros((5, 3, 2)), {"labels": ["a"] * 5, "panels": ["b"]}, "choose labels among ['a']"),
+        (np.zeros((5, 3, 2)), {"names": ["x"]}, "one per triplet"),
+    ],
+)
+def test_trajectories_refuse_bad_input_saying_what_to_give(coords, kwargs, fix):
+    from latentlab.errors import ParameterError
+
+    with pytest.raises(ParameterError) as err:
+        plots.latent_trajectories(coords, **kwargs)
+    assert fix in str(err.value)
+
+
+def test_training_curves_start_where_asked():
+    history = {"loss": [4.0, 2.0, 1.0]}
+    fig = plots.training_curves({"run": history}, keys=("loss",))
+    np.testing.assert_array_equal(fig.axes[0].lines[0].get_xdata(), [1, 2, 3])
+    plt.close(fig)
+    probed = plots.training_curves({"probe": history}, keys=("loss",), first_epoch=0)  # a value before training
+    np.testing.assert_array_equal(probed.axes[0].lines[0].get_xdata(), [0, 1, 2])
+    np.testing.assert_array_equal(probed.axes[0].lines[0].get_ydata(), history["loss"])
+    plt.close(probed)

@@ -97,7 +97,6 @@ def test_display_keeps_a_still_of_the_starting_view():
     import base64
     from io import BytesIO
 
-    from IPython.core.interactiveshell import InteractiveShell
     from PIL import Image
 
     ex = LatentExplorer(_flat_decoder, {"bright": np.r_[0.8, np.zeros(7)], "dark": np.zeros(8)}, n_sliders=3)
@@ -106,11 +105,142 @@ def test_display_keeps_a_still_of_the_starting_view():
     png = Image.open(BytesIO(base64.b64decode(still["image/png"])))
     assert png.size == (28 * 6, 28 * 6) and np.asarray(png).mean() == pytest.approx(0.8 * 255, abs=1)
     assert "bright" in still["text/plain"] and "data:image/png;base64," in still["text/html"]
+    assert _published(ex) == still, "the widget, then its still"
+
+
+# TripletScrubber: real MNIST digits stand in for a triplet's frames and latents, with an identity-like decoder
+# (latent (28, 28, 1) -> grey image (28, 28, 3)), so decode(path(t)) is known exactly.
+
+
+def _grey(z):
+    return np.repeat(np.clip(np.asarray(z, np.float32), 0, 1), 3, axis=-1)
+
+
+@pytest.fixture(scope="module")
+def digit_triplet(mnist):
+    """Latents z1, z2, z3 (three real digits, (28, 28, 1) in [0, 1]), a predicted z2 (another digit), and
+    frames 1, 2, 3 = their decodes (3, 28, 28, 3)."""
+    (x, y), _ = mnist
+    picks = [np.flatnonzero(y == d)[0] for d in (1, 7, 4, 0)]
+    z1, z2, z3, guess = (x[i].astype(np.float32)[..., None] / 255 for i in picks)
+    return (z1, z2, z3), guess, np.stack([_grey(z) for z in (z1, z2, z3)])
+
+
+def _scrubber(digit_triplet, decode=_grey, **kwargs):
+    from latentlab.latent.paths import linear_path, slerp_path
+    from latentlab.widgets import TripletScrubber
+
+    (z1, _, z3), guess, frames = digit_triplet
+    paths = {"linear": linear_path(z1, z3), "slerp": slerp_path(z1, z3), "predicted": (z1, guess, z3)}
+    return TripletScrubber(decode, frames, paths, **kwargs)
+
+
+def test_scrubber_shows_the_decoded_path_at_the_slider(digit_triplet):
+    from latentlab.latent.paths import slerp
+
+    (z1, _, z3), guess, frames = digit_triplet
+    calls = []
+    sc = _scrubber(digit_triplet, decode=lambda z: calls.append(1) or _grey(z), steps=10)
+    assert (sc.path, sc.t) == ("linear", 0.5)
+    np.testing.assert_allclose(sc.current_image, _grey((z1 + z3) / 2), atol=1e-6)
+    shown = sc.image.value
+    sc.slider.value = 0.3
+    assert sc.image.value != shown
+    np.testing.assert_allclose(sc.current_image, _grey(0.7 * z1 + 0.3 * z3), atol=1e-6)
+    sc.slider.value = 0.0
+    np.testing.assert_allclose(sc.current_image, frames[0], atol=1e-6)  # t = 0: frame 1's decode
+    sc.slider.value = 1.0
+    np.testing.assert_allclose(sc.current_image, frames[2], atol=1e-6)  # t = 1: frame 3's
+    sc.slider.value = 0.5
+    linear_mid = sc.current_image
+    sc.path_menu.value = "slerp"
+    slerp_mid = _grey(slerp(z1.reshape(1, -1), z3.reshape(1, -1), 0.5).reshape(z1.shape))
+    np.testing.assert_allclose(sc.current_image, slerp_mid, atol=1e-6)
+    assert np.abs(sc.current_image - linear_mid).max() > 0.05  # another path, another middle frame
+    sc.path_menu.value = "predicted"
+    np.testing.assert_allclose(sc.current_image, _grey(guess), atol=1e-6)  # z1 -> predicted z2 -> z3 at 0.5
+    np.testing.assert_allclose(sc.show("linear", 0.25), _grey(0.75 * z1 + 0.25 * z3), atol=1e-6)
+    before = len(calls)
+    for t in (0.3, 0.5, 0.0):  # positions seen before are not decoded again
+        sc.slider.value = t
+    assert len(calls) == before and sc.frame("linear", 0.5) is linear_mid
+
+
+def test_scrubber_keeps_a_still_of_its_starting_view(digit_triplet):
+    import base64
+    from io import BytesIO
+
+    from PIL import Image
+
+    (z1, _, z3), _, frames = digit_triplet
+    sc = _scrubber(digit_triplet, t=0.4)
+    assert sc.image_scale == 5  # 28 px frames drawn at 140 px
+    sc.show("predicted", 0.9)  # moving does not change the still: it shows the start
+    still = sc.still()
+    strip = np.asarray(Image.open(BytesIO(base64.b64decode(still["image/png"]))).convert("RGB"))
+    band, gap, side = 14, 6, 28 * 5
+    assert strip.shape == (band + side + gap, 5 * gap + 4 * side, 3)
+    expected = [*frames, _grey(0.6 * z1 + 0.4 * z3)]
+    for k, image in enumerate(expected):
+        x = gap + k * (side + gap)
+        drawn = strip[band : band + side, x : x + side]
+        np.testing.assert_array_equal(drawn, np.asarray(Image.open(BytesIO(to_png(image, 5))).convert("RGB")))
+    assert "linear path decoded at t = 0.40" in still["text/plain"] and "data:image/png;base64," in still["text/html"]
+    assert _published(sc) == still, "the widget, then its still"
+
+
+@pytest.mark.parametrize(
+    "change, fix",
+    [  # each change: (z1, z3, frames) -> the arguments it replaces
+        (lambda z1, z3, f: {"paths": {"linear": (z1, z3), "small": np.zeros((2, 14, 14, 1))}}, "different shapes"),
+        (lambda z1, z3, f: {"paths": {"one": z1[None]}}, "path 'one': give a function t -> latent or key latents"),
+        (lambda z1, z3, f: {"paths": {}}, "at least one path"),
+        (lambda z1, z3, f: {"frames": f[:2]}, "frames 1, 2, 3 as (3, H, W, 3)"),
+        (lambda z1, z3, f: {"frames": (f * 255).astype(np.uint8)}, "give images in [0, 1] (uint8 / 255"),
+        (
+            lambda z1, z3, f: {"decode": lambda z: np.zeros((14, 14, 3))},
+            "decode returned an image of shape (14, 14, 3)",
+        ),
+        (lambda z1, z3, f: {"t": 1.5}, "t=1.5: give a number in [0, 1]"),
+        (lambda z1, z3, f: {"steps": 0}, "steps=0"),
+    ],
+)
+def test_scrubber_refuses_bad_input_naming_the_fix(digit_triplet, change, fix):
+    from latentlab.errors import ParameterError
+    from latentlab.latent.paths import linear_path
+    from latentlab.widgets import TripletScrubber
+
+    (z1, _, z3), _, frames = digit_triplet
+    args = {"decode": _grey, "frames": frames, "paths": {"linear": linear_path(z1, z3)}} | change(z1, z3, frames)
+    with pytest.raises(ParameterError) as err:
+        TripletScrubber(**args)
+    assert fix in str(err.value)
+
+
+def test_scrubber_refuses_unknown_paths_and_t_outside_0_1(digit_triplet):
+    from latentlab.errors import ParameterError
+
+    sc = _scrubber(digit_triplet)
+    with pytest.raises(ParameterError, match=r"unknown path 'cubic': choose one of \['linear', 'slerp', 'predicted'\]"):
+        sc.show("cubic")
+    with pytest.raises(ParameterError, match=r"t=-0.2: give a number in \[0, 1\]"):
+        sc.show(t=-0.2)
+    with pytest.raises(ParameterError, match="t=2"):
+        sc.frame("slerp", 2)
+    assert (sc.path, sc.t) == ("linear", 0.5)  # a refused move leaves the view as it was
+
+
+def _published(widget) -> dict:
+    """What displaying ``widget`` in a notebook publishes after the widget view itself (its still), checking
+    that the view comes first."""
+    from IPython.core.interactiveshell import InteractiveShell
+
     shown = []
     shell = InteractiveShell.instance()
     shell.display_pub.publish = lambda data, metadata=None, **kw: shown.append(data)
     try:
-        ex._ipython_display_()
+        widget._ipython_display_()
     finally:
         InteractiveShell.clear_instance()
-    assert "application/vnd.jupyter.widget-view+json" in shown[0] and shown[1] == still
+    assert "application/vnd.jupyter.widget-view+json" in shown[0] and len(shown) == 2
+    return shown[1]

@@ -1,6 +1,9 @@
-"""Straight paths between latent points: convex combinations (MNIST paper, section 3.3.2)."""
+"""Paths between latent points: convex combinations (MNIST paper, section 3.3.2), slerp, and paths as functions
+``t -> latent`` for t in [0, 1] (:func:`linear_path`, :func:`slerp_path`, :func:`polyline_path`; ATD-12K paper)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -101,3 +104,53 @@ def slerp(a: ArrayLike, b: ArrayLike, t: float) -> np.ndarray:
     wa = np.where(safe, np.sin((1 - t) * omega) / np.where(safe, sin, 1.0), 1 - t)
     wb = np.where(safe, np.sin(t * omega) / np.where(safe, sin, 1.0), t)
     return (wa * a + wb * b).astype(np.float32)
+
+
+def _t(t: float) -> float:
+    if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)) or not 0 <= t <= 1:
+        raise ParameterError(f"t={t!r}: give a number in [0, 1] (0 = the path's start, 1 = its end).")
+    return float(t)
+
+
+def _latents(points: Sequence[ArrayLike], what: str) -> list[np.ndarray]:
+    arrays = [_vectors(p, f"{what} {i + 1}") for i, p in enumerate(points)]
+    shapes = [a.shape for a in arrays]
+    if len(set(shapes)) != 1 or arrays[0].size == 0:
+        raise ParameterError(f"{what}s must be latents of one shape, e.g. (h, w, c) each; got {shapes}.")
+    return arrays
+
+
+def linear_path(a: ArrayLike, b: ArrayLike) -> Callable[[float], np.ndarray]:
+    """The straight path ``t -> (1 - t) a + t b`` between two latents of one shape (any, e.g. (h, w, c)),
+    t in [0, 1]; each point float32 of that shape."""
+    a, b = _latents([a, b], "end point")
+
+    def at(t: float) -> np.ndarray:
+        t = _t(t)
+        return (1 - t) * a + t * b
+
+    return at
+
+
+def slerp_path(a: ArrayLike, b: ArrayLike) -> Callable[[float], np.ndarray]:
+    """The spherical path ``t ->`` :func:`slerp` of the whole latents ``a`` and ``b`` (one shape, e.g. (h, w, c),
+    each taken as one flat vector as notebook 03 does), t in [0, 1]; each point float32 of that shape."""
+    a, b = _latents([a, b], "end point")
+    flat_a, flat_b = a.reshape(1, -1), b.reshape(1, -1)
+    return lambda t: slerp(flat_a, flat_b, _t(t)).reshape(a.shape)
+
+
+def polyline_path(*points: ArrayLike) -> Callable[[float], np.ndarray]:
+    """The piecewise-straight path through ``points`` (k >= 2 latents of one shape), the i-th reached at
+    t = i / (k - 1): with (z1, predicted z2, z3), t = 0.5 is the prediction. Each point float32 of that shape."""
+    if len(points) < 2:
+        raise ParameterError(f"a path through {len(points)} point(s): give at least two latents (start and end).")
+    stacked = np.stack(_latents(points, "key point"))
+    last = len(stacked) - 1
+
+    def at(t: float) -> np.ndarray:
+        s = _t(t) * last
+        i = min(int(s), last - 1)
+        return (1 - (s - i)) * stacked[i] + (s - i) * stacked[i + 1]
+
+    return at
