@@ -76,6 +76,25 @@ def test_offline_levels_follow_the_motion(offline):
     assert np.abs(frames[0, 2] - frames[0, 0]).mean() > 0, "frame3 repeats frame1"
 
 
+def test_triplets_by_level_draw_from_every_level_and_keep_the_unannotated_apart(offline):
+    rows = np.arange(len(offline))
+    chosen = atd12k.by_level(offline, rows, 3, seed=0)
+    assert list(chosen) == ["easy", "medium", "hard", "unknown"], "levels in order, the training triplets last"
+    for level, picked in chosen.items():
+        assert len(picked) == 3 and len(set(picked)) == 3 and all(offline[r].level_name == level for r in picked)
+    assert {k: v.tolist() for k, v in atd12k.by_level(offline, rows, 3, seed=0).items()} == {
+        k: v.tolist() for k, v in chosen.items()
+    }, "seeded"
+    assert any(not np.array_equal(v, atd12k.by_level(offline, rows, 3, seed=1)[k]) for k, v in chosen.items())
+    test = [i for i, t in enumerate(offline) if t.split == "test"]
+    few = atd12k.by_level(offline, test, 100, seed=0)
+    assert sorted(np.concatenate(list(few.values())).tolist()) == test, "at most what each level has"
+    with pytest.raises(ParameterError, match="per_level"):
+        atd12k.by_level(offline, rows, 0, seed=0)
+    with pytest.raises(ParameterError, match="indices"):
+        atd12k.by_level(offline, [len(offline)], 1, seed=0)
+
+
 def test_local_copy_in_the_real_layout_is_preferred(tmp_path, monkeypatch, offline):
     _atd_copy(offline, tmp_path / "atd12k" / "datasets")
     monkeypatch.setenv("LATENTLAB_DATA", str(tmp_path))

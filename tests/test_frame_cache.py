@@ -90,6 +90,9 @@ def test_crops_stream_windows_of_the_cached_frames(built):
     same = CropBatches(cache, rows, 16, 18, 4, seed=0, transform=atd12k.to_model_range)
     np.testing.assert_array_equal(same.order, first)
     np.testing.assert_array_equal(crops.restarted().order, first)
+    np.testing.assert_array_equal(same.at_epoch(1).order, crops.order)  # a stream that starts at epoch 1
+    with pytest.raises(ParameterError, match="epoch"):
+        crops.at_epoch(-1)
     np.testing.assert_array_equal(same[0][0], batches[0][0])
     assert same.fingerprint == crops.fingerprint
     assert CropBatches(cache, rows, 16, 18, 4, seed=1, transform=atd12k.to_model_range).fingerprint != crops.fingerprint

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -337,6 +337,27 @@ def select(triplets: list[Triplet], n_per_split: dict[str, int | None]) -> list[
         if n is not None and n < len(group):
             group = [group[i] for i in np.linspace(0, len(group) - 1, n).round().astype(int)]
         out += group
+    return out
+
+
+def by_level(triplets: list[Triplet], rows: Any, per_level: int, seed: int) -> dict[str, np.ndarray]:
+    """Up to ``per_level`` of ``rows`` (indices into ``triplets``) from each difficulty level, drawn with ``seed``:
+    ``{"easy": rows, "medium": rows, "hard": rows}`` in that order, levels without a triplet left out, and the
+    rows without an annotation under ``"unknown"`` last. For figures that must show hard, high-motion triplets
+    beside easy ones, not whichever come first."""
+    if isinstance(per_level, bool) or not isinstance(per_level, (int, np.integer)) or per_level < 1:
+        raise ParameterError(f"per_level={per_level!r}: give a whole number of triplets >= 1.")
+    rows = np.asarray(list(rows), np.int64).reshape(-1)
+    if len(rows) and (rows.min() < 0 or rows.max() >= len(triplets)):
+        raise ParameterError(
+            f"rows run from {rows.min()} to {rows.max()}; give indices into the {len(triplets)} triplets."
+        )
+    rng, names = np.random.default_rng(seed), np.array([triplets[r].level_name for r in rows])
+    out = {}
+    for level in (*LEVELS, "unknown"):
+        members = rows[names == level]
+        if len(members):
+            out[level] = np.sort(rng.choice(members, size=min(per_level, len(members)), replace=False))
     return out
 
 

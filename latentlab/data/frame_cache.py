@@ -287,4 +287,14 @@ class CropBatches(keras.utils.PyDataset):
     def restarted(self) -> CropBatches:
         """The same crops from their first epoch's order: for a second ``fit`` that must not depend on how many
         epochs the first one ran (or resumed from a checkpoint)."""
-        return CropBatches(self.cache, self.rows, self.size, self.n_crops, self.batch_size, self.seed, self.transform)
+        return self.at_epoch(0)
+
+    def at_epoch(self, epoch: int) -> CropBatches:
+        """The same crops in the order of epoch ``epoch`` (0: the first): for a ``fit`` that starts at that epoch,
+        e.g. one resumed from a checkpoint, so that it sees the batches an uninterrupted run would."""
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ParameterError(f"epoch={epoch!r}: give a whole number >= 0.")
+        again = CropBatches(self.cache, self.rows, self.size, self.n_crops, self.batch_size, self.seed, self.transform)
+        again.epoch = int(epoch)
+        again.order = again._order()
+        return again

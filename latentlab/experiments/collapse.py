@@ -1,0 +1,87 @@
+"""The ATD-12K paper's failed fine-tuning, measured epoch by epoch (paper 003, "Evaluation and Results"): with
+its loss (MSE plus the KL summed over the latent, weight 1) the VAE's outputs collapse towards one average frame.
+
+:func:`collapse_probe` measures a model on fixed frames: reconstruction MSE, KL per image, how much the outputs
+still differ from one another (their spread over the inputs'), and their distance to the training set's mean
+frame. :func:`finetune_with_probes` fine-tunes one epoch at a time, each epoch resumable from a checkpoint of its
+own, and probes after each, so the collapse is a curve rather than a before/after pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from latentlab.data.frame_cache import CropBatches
+from latentlab.errors import ParameterError
+from latentlab.metrics import across_image_variance
+from latentlab.models import fit
+
+#: What :func:`collapse_probe` measures, in order.
+PROBE = ("MSE ([-1, 1])", "KL per image", "output spread / input spread", "MSE to the mean frame")
+
+
+def collapse_probe(
+    vae: Any, frames: ArrayLike, mean_frame: ArrayLike, batch_size: int = 8
+) -> tuple[dict[str, float], np.ndarray]:
+    """Encode ``frames`` (n, H, W, 3) in [-1, 1] to their posterior means and decode them. Returns the
+    :data:`PROBE` numbers and the outputs (n, H, W, 3). ``mean_frame`` (H, W, 3) in [-1, 1] is the frame an
+    output collapses to when it no longer depends on its input."""
+    frames, mean_frame = np.asarray(frames, np.float32), np.asarray(mean_frame, np.float32)
+    if frames.ndim != 4 or len(frames) < 2 or mean_frame.shape != frames.shape[1:]:
+        raise ParameterError(
+            f"frames {frames.shape} and mean frame {mean_frame.shape}: give at least 2 frames (n, H, W, 3) and one "
+            "mean frame (H, W, 3) of the same size."
+        )
+    mean, logvar = vae.encode(frames, batch_size=batch_size)
+    out = vae.decode(mean, batch_size=batch_size)
+    kl = 0.5 * (mean**2 + np.exp(logvar) - 1 - logvar).sum((1, 2, 3))
+    numbers = {
+        PROBE[0]: float(np.mean((out - frames) ** 2)),
+        PROBE[1]: float(kl.mean()),
+        PROBE[2]: across_image_variance(out) / across_image_variance(frames),
+        PROBE[3]: float(np.mean((out - mean_frame) ** 2)),
+    }
+    return numbers, out
+
+
+def finetune_with_probes(
+    vae: Any,
+    batches: CropBatches,
+    epochs: int,
+    probe: Callable[[], dict[str, float]],
+    checkpoint_root: str | Path | None = None,
+    verbose: int | str = "auto",
+) -> tuple[dict[str, list[float]], list[dict[str, float]]]:
+    """Fine-tune the compiled ``vae`` for ``epochs`` epochs on ``batches``, one ``fit`` per epoch, and call
+    ``probe()`` before the first and after every epoch. Epoch e is checkpointed in ``<checkpoint_root>/epoch<e>``
+    and starts from epoch e - 1's checkpoint, on the batches of its own epoch (``batches.at_epoch``): a rerun
+    resumes every finished epoch, an interrupted one restarts at the epoch it was in, and either gives the same
+    numbers as a run without a break. Returns the training history (one value per epoch) and the probes
+    (``epochs + 1`` dicts, the first before fine-tuning)."""
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ParameterError(f"epochs={epochs!r}: give a whole number of epochs >= 1.")
+    root = None if checkpoint_root is None else Path(checkpoint_root)
+    history: dict[str, list[float]] = {}
+    probes = [probe()]
+    for epoch in range(1, int(epochs) + 1):
+        stream = batches.at_epoch(epoch - 1)
+        one = fit(
+            vae,
+            stream.stream(),
+            n_samples=stream.n_samples,
+            fingerprint=stream.fingerprint,
+            epochs=epoch if root is not None else 1,  # without checkpoints, fit starts at epoch 0 every time
+            batch_size=stream.batch_size,
+            checkpoint_dir=None if root is None else root / f"epoch{epoch}",
+            init_from=None if root is None or epoch == 1 else root / f"epoch{epoch - 1}",
+            verbose=verbose,
+        )
+        for key, values in one.items():
+            history.setdefault(key, []).append(values[-1])
+        probes.append(probe())
+    return history, probes
