@@ -63,6 +63,25 @@ def still_bundle(png: bytes, caption: str) -> dict[str, str]:
     }
 
 
+def labelled_strip(images: Sequence[np.ndarray], labels: Sequence[str], scale: int) -> bytes:
+    """Images (H, W, 3) or (H, W) in [0, 1] side by side in one PNG, each enlarged ``scale`` times under its label:
+    the still of a widget that shows several images at once."""
+    from PIL import Image, ImageDraw
+
+    pngs = [Image.open(io.BytesIO(to_png(im, scale))).convert("RGB") for im in images]
+    band, gap = 14, 6
+    width = sum(p.width for p in pngs) + gap * (len(pngs) + 1)
+    strip = Image.new("RGB", (width, band + max(p.height for p in pngs) + gap), "white")
+    draw, x = ImageDraw.Draw(strip), gap
+    for pic, label in zip(pngs, labels):
+        strip.paste(pic, (x, band))
+        draw.text((x, 1), label, fill="black")
+        x += pic.width + gap
+    buffer = io.BytesIO()
+    strip.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
 class LatentExplorer:
     """Sliders over ``directions`` of a latent space; the image is ``decode(origin + coeffs @ directions)``.
 
@@ -377,27 +396,14 @@ class TripletScrubber:
     def still(self) -> dict[str, str]:
         """A display bundle of the starting view (the first path at the starting t) as one PNG strip: frames 1, 2, 3
         and the decoded frame, each labelled: what the executed HTML, GitHub and Colab show without a kernel."""
-        from PIL import Image, ImageDraw
-
         path, t = self.start
         images = [*self.frames, self.frame(path, t)]
         labels = ["frame 1", "frame 2", "frame 3", f"{path}, t = {t:.2f}"]
-        pngs = [Image.open(io.BytesIO(to_png(im, self.image_scale))).convert("RGB") for im in images]
-        band, gap = 14, 6
-        width = sum(p.width for p in pngs) + gap * (len(pngs) + 1)
-        strip = Image.new("RGB", (width, band + max(p.height for p in pngs) + gap), "white")
-        draw, x = ImageDraw.Draw(strip), gap
-        for pic, label in zip(pngs, labels):
-            strip.paste(pic, (x, band))
-            draw.text((x, 1), label, fill="black")
-            x += pic.width + gap
-        buffer = io.BytesIO()
-        strip.save(buffer, format="PNG", compress_level=1)
         caption = (
             f"Starting view of the scrubber: frames 1, 2, 3 and the {path} path decoded at t = {t:.2f} "
             "(run the notebook to move the slider)."
         )
-        return still_bundle(buffer.getvalue(), caption)
+        return still_bundle(labelled_strip(images, labels, self.image_scale), caption)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -462,3 +468,95 @@ def _paths(paths: Mapping[str, LatentPath]) -> tuple[dict[str, Callable[[float],
             "latents (one (h, w, c) shape)."
         )
     return out, next(iter(shapes.values()))
+
+
+class PathWalker:
+    """A slider stepping along sequences of frames of one length, all shown at the same step side by side: e.g. the
+    decoded frames of a straight and a surfing interpolation beside the ground truth (notebook 04), walked frame by
+    frame instead of watched as a GIF.
+
+    sequences:   {name: frames (n, H, W, 3) or (n, H, W) in [0, 1]}, n >= 2 and the same for every sequence
+    start:       the step shown first (the still shows it)
+    image_scale: pixels per image pixel (default: the least whole number drawing frames >= 128 px)
+    """
+
+    def __init__(self, sequences: Mapping[str, ArrayLike], start: int = 0, image_scale: int | None = None) -> None:
+        import ipywidgets as w
+
+        self.sequences = _sequences(sequences)
+        n = len(next(iter(self.sequences.values())))
+        if isinstance(start, bool) or not isinstance(start, int | np.integer) or not 0 <= start < n:
+            raise ParameterError(f"start={start!r}: give a step from 0 to {n - 1}.")
+        largest = max(max(f.shape[1:3]) for f in self.sequences.values())
+        image_scale = max(1, -(-128 // largest)) if image_scale is None else image_scale
+        if isinstance(image_scale, bool) or not isinstance(image_scale, int | np.integer) or image_scale < 1:
+            raise ParameterError(f"image_scale={image_scale!r}: give a whole number >= 1 (pixels per image pixel).")
+        self.n_steps, self.start, self.image_scale = n, int(start), int(image_scale)
+        self.cache: dict[tuple[str, int], bytes] = {}
+        self.slider = w.IntSlider(value=self.start, min=0, max=n - 1, description="step")
+        self.images = {name: w.Image(format="png") for name in self.sequences}
+        self.widget = w.VBox(
+            [
+                self.slider,
+                w.HBox([w.VBox([w.HTML(f"<b>{html.escape(name)}</b>"), im]) for name, im in self.images.items()]),
+            ]
+        )
+        self.slider.observe(lambda _change: self.update(), names="value")
+        self.update()
+
+    @property
+    def step(self) -> int:
+        return int(self.slider.value)
+
+    def show(self, step: int) -> dict[str, np.ndarray]:
+        """Move the slider to ``step`` and return the frame of every sequence there."""
+        if isinstance(step, bool) or not isinstance(step, int | np.integer) or not 0 <= step < self.n_steps:
+            raise ParameterError(f"step={step!r}: give a step from 0 to {self.n_steps - 1}.")
+        self.slider.value = int(step)
+        return self.frames(int(step))
+
+    def frames(self, step: int) -> dict[str, np.ndarray]:
+        """Every sequence's frame at ``step``."""
+        return {name: frames[step] for name, frames in self.sequences.items()}
+
+    def update(self) -> None:
+        """Show every sequence's frame at the slider's step."""
+        for name, image in self.images.items():
+            key = (name, self.step)
+            if key not in self.cache:
+                self.cache[key] = to_png(self.sequences[name][self.step], self.image_scale)
+            image.value = self.cache[key]
+
+    def still(self) -> dict[str, str]:
+        """A display bundle of the starting step as one labelled PNG strip, for where no kernel runs the slider."""
+        labels = [f"{name}, step {self.start}/{self.n_steps - 1}" for name in self.sequences]
+        png = labelled_strip(list(self.frames(self.start).values()), labels, self.image_scale)
+        caption = f"Starting view of the walker: step {self.start} of every path (run the notebook to move the slider)."
+        return still_bundle(png, caption)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+        display(self.still(), raw=True)
+
+
+def _sequences(sequences: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
+    """The walker's sequences as float32 arrays (n, H, W[, 3]) in [0, 1], or a ParameterError saying what to pass."""
+    if not isinstance(sequences, Mapping) or not sequences:
+        raise ParameterError("give the sequences as a dict {name: frames (n, H, W, 3) in [0, 1]}, at least one.")
+    out = {}
+    for name, frames in sequences.items():
+        try:
+            frames = np.asarray(frames, np.float32)
+        except (TypeError, ValueError) as err:
+            raise ParameterError(f"{name!r}: not an array of numbers ({err}); give (n, H, W, 3) in [0, 1].") from None
+        if frames.ndim not in (3, 4) or len(frames) < 2 or (frames.ndim == 4 and frames.shape[-1] not in (1, 3)):
+            raise ParameterError(f"{name!r} has shape {frames.shape}; give 2+ frames, (n, H, W, 3) or (n, H, W).")
+        if not np.isfinite(frames).all() or frames.min() < 0 or frames.max() > 1:
+            raise ParameterError(f"{name!r} holds values outside [0, 1] or NaN; scale the frames to [0, 1].")
+        out[str(name)] = frames
+    lengths = {name: len(f) for name, f in out.items()}
+    if len(set(lengths.values())) > 1:
+        raise ParameterError(f"the sequences differ in length {lengths}; give every path the same number of frames.")
+    return out

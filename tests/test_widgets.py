@@ -1,6 +1,10 @@
+import base64
+from io import BytesIO
+
 import numpy as np
 import pytest
 
+from latentlab.errors import ParameterError
 from latentlab.latent import pca
 from latentlab.models import build_dense_autoencoder
 from latentlab.widgets import LatentExplorer, keras_decoder, to_png
@@ -244,3 +248,53 @@ def _published(widget) -> dict:
         InteractiveShell.clear_instance()
     assert "application/vnd.jupyter.widget-view+json" in shown[0] and len(shown) == 2
     return shown[1]
+
+
+# PathWalker: real digits cross-dissolved into each other stand in for the decoded frames of two interpolations.
+
+
+@pytest.fixture(scope="module")
+def two_paths(mnist):
+    (x, y), _ = mnist
+    a, b, c = (x[np.flatnonzero(y == d)[0]].astype(np.float32) / 255 for d in (3, 8, 5))
+    t = np.linspace(0, 1, 6)[:, None, None]
+    return {"straight": (1 - t) * a + t * b, "surfing": (1 - t) * a + t * c}
+
+
+def test_the_walker_shows_every_path_at_the_slider_step_and_keeps_its_start_as_the_still(two_paths):
+    from PIL import Image
+
+    from latentlab.widgets import PathWalker, labelled_strip, to_png
+
+    walker = PathWalker(two_paths, start=2)
+    for name, image in walker.images.items():
+        assert image.value == to_png(two_paths[name][2], walker.image_scale), "the start step is shown"
+    shown = walker.show(5)
+    assert walker.step == 5 and all(np.array_equal(shown[n], two_paths[n][5]) for n in two_paths)
+    assert walker.images["surfing"].value == to_png(two_paths["surfing"][5], walker.image_scale)
+    walker.slider.value = 0  # a user dragging the slider
+    assert walker.images["straight"].value == to_png(two_paths["straight"][0], walker.image_scale)
+    still = walker.still()
+    labels = ["straight, step 2/5", "surfing, step 2/5"]
+    expected = labelled_strip([two_paths["straight"][2], two_paths["surfing"][2]], labels, walker.image_scale)
+    assert still["image/png"] == base64.b64encode(expected).decode("ascii"), "the still is the start, not step 0"
+    assert Image.open(BytesIO(expected)).size[1] > 28 * walker.image_scale and "step 2" in still["text/plain"]
+    assert _published(walker) == still
+
+
+@pytest.mark.parametrize(
+    "sequences, kwargs, fix",
+    [
+        ({}, {}, "at least one"),
+        ({"a": np.zeros((3, 8, 8)), "b": np.zeros((4, 8, 8))}, {}, "same number of frames"),
+        ({"a": np.zeros((1, 8, 8))}, {}, "2\\+ frames"),
+        ({"a": np.full((3, 8, 8), 2.0)}, {}, "scale the frames"),
+        ({"a": np.zeros((3, 8, 8))}, {"start": 3}, "from 0 to 2"),
+        ({"a": np.zeros((3, 8, 8))}, {"image_scale": 0}, "pixels per image pixel"),
+    ],
+)
+def test_the_walker_refuses_bad_sequences_saying_what_to_give(sequences, kwargs, fix):
+    from latentlab.widgets import PathWalker
+
+    with pytest.raises(ParameterError, match=fix):
+        PathWalker(sequences, **kwargs)
