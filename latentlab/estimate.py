@@ -118,11 +118,11 @@ def _plan_02(cfg: Config) -> list[Stage]:
 
 
 def _plan_03(cfg: Config) -> list[Stage]:
-    """The paper's setting: SD's pretrained kl-f8 VAE (no training from scratch), fine-tuned on crops of the
-    training frames, and encoded and decoded over every frame."""
+    """The paper's setting: SD's pretrained kl-f8 VAE (no training from scratch), fine-tuned on the whole training
+    frames, and encoded and decoded over every frame."""
     from latentlab.models import AutoencoderKL, AutoencoderKLConfig
 
-    bs, size, crop = cfg.batch_size, cfg.image_size, cfg.crop
+    bs, size = cfg.batch_size, cfg.image_size
 
     def vae() -> Any:
         import keras
@@ -137,12 +137,13 @@ def _plan_03(cfg: Config) -> list[Stage]:
 
     n_train = _count(cfg, "n_train")
     frames = 3 * (n_train + _count(cfg, "n_val") + _count(cfg, "n_test"))
-    crops = 3 * n_train if cfg.train_crops is None else int(cfg.train_crops)  # None: one per frame
-    tune = _training(vae, lambda: _uniform((bs, crop, crop, 3)), lambda: _uniform((bs, crop, crop, 3)))
+    tune = _training(vae, lambda: _uniform((bs, size, size, 3)), lambda: _uniform((bs, size, size, 3)))
     return [
         Stage(f"kl-f8 VAE: encode + decode {frames:,} frames at {size} px", math.ceil(frames / bs), passes),
         Stage(
-            f"kl-f8 VAE: fine-tune on {crops:,} crops, {cfg.ft_epochs} epochs", _steps(crops, bs, cfg.ft_epochs), tune
+            f"kl-f8 VAE: fine-tune on {3 * n_train:,} frames, {cfg.ft_epochs} epochs",
+            _steps(3 * n_train, bs, cfg.ft_epochs),
+            tune,
         ),
     ]
 

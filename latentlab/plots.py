@@ -12,6 +12,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import plotly.graph_objects as go
+from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
 
 #: Pixels per inch of the figures drawn here. :func:`image_grid` sizes its cells in pixels from it, and sets it on
@@ -128,7 +129,10 @@ def training_curves(
             if key in hist:
                 epochs = np.arange(first_epoch, first_epoch + len(hist[key]))
                 ax.plot(epochs, hist[key], label=name, marker="." if len(hist[key]) < 30 else None)
-        ax.set_xlabel("epoch"), ax.set_ylabel(key), ax.set_title(key)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.set_title(key)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         if log:
             ax.set_yscale("log")
         ax.legend(fontsize=8)

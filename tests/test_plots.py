@@ -306,4 +306,7 @@ def test_training_curves_start_where_asked():
     probed = plots.training_curves({"probe": history}, keys=("loss",), first_epoch=0)  # a value before training
     np.testing.assert_array_equal(probed.axes[0].lines[0].get_xdata(), [0, 1, 2])
     np.testing.assert_array_equal(probed.axes[0].lines[0].get_ydata(), history["loss"])
+    probed.canvas.draw()
+    ticks = probed.axes[0].get_xticks()
+    assert np.array_equal(ticks, np.round(ticks)), "no epoch 0.5"
     plt.close(probed)
