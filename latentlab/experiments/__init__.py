@@ -6,5 +6,6 @@ near-copies; notebook 01),
 :mod:`~latentlab.experiments.triplet_passes` (a VAE over every ATD-12K triplet, a batch at a time, notebook 03),
 :mod:`~latentlab.experiments.surfing` (linear against surfing interpolation over pairs, notebook 04),
 :mod:`~latentlab.experiments.grid_search` (the denoising autoencoder's grid, notebook 04) and
-:mod:`~latentlab.experiments.perceptual` (the perceptual-loss network trained on synthetic renders, notebook 04).
+:mod:`~latentlab.experiments.perceptual` (the perceptual-loss network, trained on the real MPI3D images when the
+file is there, else on renders; notebook 04).
 """

@@ -2,7 +2,7 @@
 
 ImageNet VGG16 up to ``block2_conv2`` (Johnson et al.'s relu2_2), only from weights already in the Keras cache
 (nothing is downloaded), or a small CNN that recognises a scene's factors (:func:`build_factor_cnn`; trained
-on MPI3D-like renders by :mod:`latentlab.experiments.perceptual`). :func:`unit_rms` scales any of them to unit
+on MPI3D images or renders by :mod:`latentlab.experiments.perceptual`). :func:`unit_rms` scales any of them to unit
 root-mean-square on reference images, so loss weights (lambda_re, lambda_pe) mean the same for every network.
 """
 
