@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import sys
 from collections.abc import Mapping, Sequence
@@ -12,8 +13,12 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import plotly.graph_objects as go
+from matplotlib.markers import MarkerStyle
+from matplotlib.patches import FancyArrowPatch
 from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
+
+from latentlab.errors import ParameterError
 
 #: Pixels per inch of the figures drawn here. :func:`image_grid` sizes its cells in pixels from it, and sets it on
 #: its figure, so a front end's own default dpi cannot shrink the images.
@@ -67,8 +72,6 @@ def image_grid(
 
     rows = [_as_images(r, image_shape) for r in rows]
     if not rows or not any(len(r) for r in rows):
-        from latentlab.errors import ParameterError
-
         raise ParameterError("image_grid needs at least one row with at least one image.")
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
     h, w = max(r.shape[1] for r in rows), max(r.shape[2] for r in rows)
@@ -538,8 +541,6 @@ def latent_trajectories(
     ``panels`` orders (or picks) the labels shown, default every label as first seen; ``names`` (n,) titles the
     close-ups (default "triplet {row}"). Axes are labelled ``"{label}"`` (overview) and ``"{label} · triplet
     {row}"`` (close-up); each arrow carries the gid ``"triplet {row}: {k}->{k + 1}"``."""
-    from latentlab.errors import ParameterError
-
     coords = np.asarray(coords, dtype=float)
     if coords.ndim != 3 or coords.shape[1:] != (3, 2) or len(coords) == 0:
         raise ParameterError(
@@ -599,14 +600,16 @@ def latent_trajectories(
         members, picked = np.flatnonzero(labels == label), chosen[label]
         y0 = top + b * block_h
         ax = place(left, y0 + band, wide, down * (cell + band) - band)
-        ax.set_xlim(low[0], high[0]), ax.set_ylim(low[1], high[1])
+        ax.set_xlim(low[0], high[0])
+        ax.set_ylim(low[1], high[1])
         ax.set_autoscale_on(False)
         ax.set_label(label)
         _cloud(ax, everything, coords[members])
         for i, row in enumerate(picked):
             _triplet(ax, coords[row], row, plt.cm.tab10(i % 10), small=True)
         ax.set_title(f"{label}: {len(picked)} of {len(members)} triplets", fontsize=10)
-        ax.set_xlabel(axis_labels[0], fontsize=8, labelpad=2), ax.set_ylabel(axis_labels[1], fontsize=8, labelpad=2)
+        ax.set_xlabel(axis_labels[0], fontsize=8, labelpad=2)
+        ax.set_ylabel(axis_labels[1], fontsize=8, labelpad=2)
         ax.tick_params(labelsize=7)
         for i, row in enumerate(picked):
             x = left + wide + 0.3 + (i % across) * (cell + gap)
@@ -618,7 +621,8 @@ def latent_trajectories(
             colour = plt.cm.tab10(i % 10)
             _cloud(zoom, everything, coords[members])
             _triplet(zoom, coords[row], row, colour, small=False)
-            zoom.set_xticks([]), zoom.set_yticks([])
+            zoom.set_xticks([])
+            zoom.set_yticks([])
             zoom.set_title(names[row], fontsize=7, color=colour, pad=3)
             for spine in zoom.spines.values():
                 spine.set_edgecolor(colour)
@@ -642,16 +646,14 @@ def _cloud(ax: plt.Axes, everything: np.ndarray, own: np.ndarray) -> None:
     ax.scatter(*own.reshape(-1, 2).T, s=5, color="0.62", linewidths=0, zorder=1)
 
 
-_DIGITS: list = []  # the markers "1", "2", "3", made once (each mathtext marker is parsed when made)
+@functools.cache
+def _digit_markers() -> tuple[MarkerStyle, ...]:
+    """The markers "1", "2", "3", made once (each mathtext marker is parsed when it is made)."""
+    return tuple(MarkerStyle(f"${k}$") for k in (1, 2, 3))
 
 
 def _triplet(ax: plt.Axes, path: np.ndarray, row: int, colour: Any, small: bool) -> None:
     """One triplet (3, 2) as arrows 1 -> 2 -> 3 with its frames numbered (smaller in the overview)."""
-    from matplotlib.markers import MarkerStyle
-    from matplotlib.patches import FancyArrowPatch
-
-    if not _DIGITS:
-        _DIGITS.extend(MarkerStyle(f"${k}$") for k in (1, 2, 3))
     ring, digit, gap = (60, 22, 4) if small else (150, 45, 7)
     for k in range(2):
         ax.add_artist(  # not add_patch: the limits are set, and patch limits cost a shrunk arrow's path each
@@ -670,7 +672,7 @@ def _triplet(ax: plt.Axes, path: np.ndarray, row: int, colour: Any, small: bool)
         )
     ax.scatter(*path.T, s=ring, facecolor="white", edgecolor=colour, linewidths=1.1, zorder=4)
     for k in range(3):
-        ax.scatter(*path[k], s=digit, marker=_DIGITS[k], color=colour, linewidths=0, zorder=5)
+        ax.scatter(*path[k], s=digit, marker=_digit_markers()[k], color=colour, linewidths=0, zorder=5)
 
 
 def _spread_rows(coords: np.ndarray, members: np.ndarray, k: int, seed: int) -> np.ndarray:
