@@ -203,28 +203,17 @@ def _plan_04(cfg: Config) -> list[Stage]:
 def _plan_05(cfg: Config) -> list[Stage]:
     """The agents' cost depends on the image size, the episode length and the width, not on the rewards: the face
     agent is costed with its three transformations and without the discriminator's own updates."""
-    from latentlab.agent import AgentConfig, InterpolationAgent, compile_agent
-    from latentlab.config import deterministic_ops
+    from latentlab.agent import AgentConfig
     from latentlab.models import build_digit_classifier
     from latentlab.models.conv import build_conv_autoencoder
 
     bs = cfg.batch_size
 
     def agent(config: AgentConfig) -> Callable:
-        def prepare() -> Callable[[], Any]:
-            model = compile_agent(InterpolationAgent(config))
-            pair = [_uniform((bs, *config.image_shape), 1), _uniform((bs, *config.image_shape), 2)]
+        return agent_stage("", 1, config, bs).prepare
 
-            def step() -> Any:
-                with deterministic_ops(config.seed):  # as train_agent trains
-                    return model.train_on_batch(pair)
-
-            return step
-
-        return prepare
-
-    def digit_agent(mode: str, n_steps: int) -> Callable:
-        return agent(AgentConfig(mode=mode, n_steps=n_steps, width=cfg.width, seed=cfg.seed))
+    def digit_agent(mode: str, n_steps: int, **changes: Any) -> Callable:
+        return agent(AgentConfig(mode=mode, n_steps=n_steps, width=cfg.width, seed=cfg.seed, **changes))
 
     def pairs(epochs: int) -> int:
         return _steps(cfg.n_pairs, bs, epochs)
@@ -236,11 +225,21 @@ def _plan_05(cfg: Config) -> list[Stage]:
             2 * pairs(epochs["bptt"]),
             digit_agent("bptt", cfg.fixed_steps),
         ),
-        Stage(f"agent pg, {epochs['pg']} epochs", pairs(epochs["pg"]), digit_agent("pg", cfg.fixed_steps)),
         Stage(
-            f"agent hybrid, {epochs['hybrid']} epochs", pairs(epochs["hybrid"]), digit_agent("hybrid", cfg.fixed_steps)
+            f"agent pg: {epochs['pg']} epochs, continued to {epochs['pg_long']}; {epochs['pg']} epochs without eq. 8",
+            pairs(max(epochs["pg"], epochs["pg_long"]) + epochs["pg"]),
+            digit_agent("pg", cfg.fixed_steps),
         ),
-        Stage(f"agent bptt+STOP, {epochs['stop']} epochs", pairs(epochs["stop"]), digit_agent("bptt_stop", cfg.budget)),
+        Stage(
+            f"agent hybrid, without and with eq. 9: {epochs['hybrid']} epochs each",
+            2 * pairs(epochs["hybrid"]),
+            digit_agent("hybrid", cfg.fixed_steps, score_clip=cfg.score_clip),
+        ),
+        Stage(
+            f"agent bptt+STOP, with and without the entropy bonus: {epochs['stop']} epochs each",
+            2 * pairs(epochs["stop"]),
+            digit_agent("bptt_stop", cfg.budget),
+        ),
     ]
     face = (cfg.face_size, cfg.face_size, 3)
     face_agent = AgentConfig(
@@ -278,6 +277,26 @@ def _plan_05(cfg: Config) -> list[Stage]:
         Stage(f"face conv AE, {cfg.face_ae_epochs} epochs", _steps(cfg.n_faces, bs, cfg.face_ae_epochs), face_ae)
     )
     return stages
+
+
+def agent_stage(label: str, steps: int, config: Any, batch_size: int) -> Stage:
+    """``steps`` training steps of an :class:`~latentlab.agent.InterpolationAgent` built from ``config`` (an
+    ``AgentConfig``) on batches of ``batch_size`` random image pairs, trained as ``train_agent`` trains it. Notebook
+    05 measures with it what a step of each training scheme costs on the reader's machine."""
+    from latentlab.agent import InterpolationAgent, compile_agent
+    from latentlab.config import deterministic_ops
+
+    def prepare() -> Callable[[], Any]:
+        model = compile_agent(InterpolationAgent(config))
+        pair = [_uniform((batch_size, *config.image_shape), 1), _uniform((batch_size, *config.image_shape), 2)]
+
+        def step() -> Any:
+            with deterministic_ops(config.seed):  # as train_agent trains
+                return model.train_on_batch(pair)
+
+        return step
+
+    return Stage(label, steps, prepare)
 
 
 PLANS: dict[str, Callable[[Config], list[Stage]]] = {

@@ -123,16 +123,19 @@ def training_curves(
     title: str | None = None,
     log: bool = True,
     first_epoch: int = 1,
+    x_label: str = "epoch",
 ) -> plt.Figure:
     """Loss per epoch of several runs (``{name: keras history dict}``), one panel per key. The first value of each
-    series is drawn at ``first_epoch`` (0 for a series that starts with a measurement before training)."""
+    series is drawn at ``first_epoch`` (0 for a series that starts with a measurement before training).
+    ``x_label`` names what one value stands for, e.g. ``"iteration"`` for the per-batch values of a
+    :class:`~latentlab.models.training.BatchCurve`."""
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.4), squeeze=False)
     for ax, key in zip(axes[0], keys):
         for name, hist in histories.items():
             if key in hist:
                 epochs = np.arange(first_epoch, first_epoch + len(hist[key]))
                 ax.plot(epochs, hist[key], label=name, marker="." if len(hist[key]) < 30 else None)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(x_label)
         ax.set_ylabel(key)
         ax.set_title(key)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers

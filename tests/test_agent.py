@@ -327,6 +327,57 @@ def test_hybrid_trains_the_transformer_through_time_and_the_policy_by_reinforce(
     np.testing.assert_allclose(np.asarray(ep["policy_std"]), np.exp(-1.0), rtol=0.3)  # log_std starts near -1
 
 
+def _score_gradients(fn, x, mean, log_std):
+    mean, log_std = tf.Variable(mean), tf.Variable(log_std)
+    with tf.GradientTape() as tape:
+        value = tf.reduce_sum(fn(tf.constant(x), mean, log_std))
+    g_mean, g_log_std = tape.gradient(value, [mean, log_std])
+    return g_mean.numpy(), g_log_std.numpy() / np.exp(log_std.numpy())  # the second w.r.t. the std itself
+
+
+def test_eq9_surrogate_clips_the_score_per_sample_and_keeps_its_direction():
+    rng = np.random.default_rng(3)
+    x, mean = rng.normal(size=(2, 6, 5)).astype(np.float32)
+    log_std = rng.uniform(-2.0, 0.5, size=(6, 5)).astype(np.float32)
+    exact = _score_gradients(networks.gaussian_log_prob, x, mean, log_std)
+    # a threshold above every score changes nothing: the gradient is log N's
+    loose = _score_gradients(lambda *a: networks.clipped_score_surrogate(*a, tau=1e6), x, mean, log_std)
+    for got, want in zip(loose, exact):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    tau = 0.5
+    clipped = _score_gradients(lambda *a: networks.clipped_score_surrogate(*a, tau=tau), x, mean, log_std)
+    for got, want in zip(clipped, exact):
+        norms, exact_norms = np.linalg.norm(got, axis=1), np.linalg.norm(want, axis=1)
+        assert (exact_norms > tau).any()  # the case is one that clips
+        np.testing.assert_allclose(norms, np.minimum(exact_norms, tau), rtol=1e-4)
+        cosine = (got * want).sum(1) / (norms * exact_norms)
+        np.testing.assert_allclose(cosine, 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("tau", [0, -1.0, float("nan"), True])
+def test_eq9_threshold_must_be_positive(tau):
+    with pytest.raises(ParameterError, match="score_clip"):
+        AgentConfig(mode="hybrid", score_clip=tau)
+
+
+def test_eq9_reins_in_the_policy_gradient_of_the_hybrid(pairs):
+    start, goal = pairs
+    x = [tf.constant(start[:8]), tf.constant(goal[:8])]
+
+    def policy_gradient(**changes):
+        keras.utils.set_random_seed(0)  # the same weights for every variant
+        model = InterpolationAgent(mode="hybrid", n_steps=2, width=8, seed=4, **changes)
+        with tf.GradientTape() as tape:
+            loss = model.compute_loss(x, None, model(x, training=True))
+        variables = model.trainable_variables
+        grads = dict(zip([v.path for v in variables], tape.gradient(loss, variables)))
+        return next(np.abs(g.numpy()).max() for k, g in grads.items() if k.endswith("policy_mean/kernel"))
+
+    free, loose, tight = policy_gradient(), policy_gradient(score_clip=1e6), policy_gradient(score_clip=1e-4)
+    np.testing.assert_allclose(loose, free, rtol=1e-4)
+    assert 0 < tight < 1e-2 * free
+
+
 @pytest.fixture(scope="module")
 def digit_feature_net(mnist):
     from latentlab.models.classifier import build_digit_classifier, digit_features

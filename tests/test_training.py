@@ -9,6 +9,7 @@ import pytest
 
 from latentlab.errors import ParameterError, TrainingError
 from latentlab.models import build_dense_autoencoder, fit
+from latentlab.models.training import BatchCurve
 
 
 @pytest.fixture
@@ -115,3 +116,48 @@ def test_training_shows_one_progress_bar_not_a_line_per_epoch(x, capsys):
     err = capsys.readouterr().err
     assert "tiny_ae" in err and "12/12" in err and "epoch=3/3" in err, err[-500:]
     assert "Epoch 1/3" not in err + capsys.readouterr().out, "no Keras per-epoch lines"
+
+
+def _per_batch_model():
+    keras.utils.set_random_seed(0)
+    model = build_dense_autoencoder(1)
+    model.compile(optimizer="adam", loss="mse")  # steps_per_execution=1: callbacks see every batch
+    return model
+
+
+def test_batch_curve_recovers_each_batch_from_the_running_means(x):
+    model = _per_batch_model()
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")  # frozen weights: each batch's loss is known
+    curve = BatchCurve(["loss"])
+    model.fit(x, x, batch_size=128, epochs=2, shuffle=False, verbose=0, callbacks=[curve])
+    batches = np.split(x, 4)
+    want = [float(np.mean((model.predict(b, verbose=0) - b) ** 2)) for b in batches]
+    assert np.ptp(want) > 1e-4  # the batches differ by more than the tolerance, so running means would not pass
+    np.testing.assert_allclose(curve.values["loss"], want * 2, rtol=1e-5)
+
+
+def test_batch_curve_resumes_with_the_checkpoint(tmp_path, x):
+    folder = tmp_path / "run"
+    first = BatchCurve(["loss"], folder / "curve.json")
+    fit(_per_batch_model(), x, epochs=2, batch_size=128, checkpoint_dir=folder, verbose=0, callbacks=[first])
+    assert len(first.values["loss"]) == 8 and first.values["loss"][-1] < first.values["loss"][0]
+    resumed = BatchCurve(["loss"], folder / "curve.json")
+    fit(_per_batch_model(), x, epochs=3, batch_size=128, checkpoint_dir=folder, verbose=0, callbacks=[resumed])
+    assert len(resumed.values["loss"]) == 12 and resumed.values["loss"][:8] == first.values["loss"]
+    finished = BatchCurve(["loss"], folder / "curve.json")  # fit returns at once; the curve is read from the file
+    fit(_per_batch_model(), x, epochs=3, batch_size=128, checkpoint_dir=folder, verbose=0, callbacks=[finished])
+    assert finished.values == resumed.values
+
+
+def test_batch_curve_refuses_what_it_cannot_measure(tmp_path, x):
+    fast = build_dense_autoencoder(1)  # compiled with several steps per execution
+    with pytest.raises(TrainingError, match="steps_per_execution=1"):
+        fast.fit(x, x, batch_size=16, epochs=1, verbose=0, callbacks=[BatchCurve(["loss"])])
+    with pytest.raises(ParameterError, match="not logged"):
+        _per_batch_model().fit(x, x, batch_size=128, epochs=1, verbose=0, callbacks=[BatchCurve(["return"])])
+    damaged = tmp_path / "curve.json"
+    damaged.write_text('{"per_epoch": 4, "values": {"loss": [1.0, NaN]}}')
+    with pytest.raises(TrainingError, match="curve.json"):
+        BatchCurve(["loss"], damaged)
+    with pytest.raises(ParameterError, match="keys"):
+        BatchCurve("loss")

@@ -73,7 +73,9 @@ class AgentConfig:
     side of T's flow noise in ``"pg"`` (eq. 8; ``None``: full resolution, eq. 7). Rewards: ``goal_scale``
     times the ``distance`` (``"l2"``, ``"l1"`` or ``"perceptual"``) at the end, ``realism_weight`` times
     log D of each state, ``per_step`` per step and ``over_budget`` for running out of the budget
-    (``"bptt_stop"``); ``stop_entropy`` the STOP unit's entropy bonus. ``discriminator_lr`` gives D its own
+    (``"bptt_stop"``); ``stop_entropy`` the STOP unit's entropy bonus. ``score_clip`` is eq. 9's threshold tau,
+    the longest pi's score (the gradient of log pi w.r.t. its action's mean, and w.r.t. its standard deviation)
+    may be in REINFORCE (``"pg"``, ``"hybrid"``; ``None``: not clipped). ``discriminator_lr`` gives D its own
     Adam optimizer and ``discriminator_steps`` updates after every agent batch (``None``: D trains jointly).
     ``seed`` seeds the episodes' sampling.
     """
@@ -92,6 +94,7 @@ class AgentConfig:
     per_step: float = 0.02
     over_budget: float = 1.0
     stop_entropy: float = 0.05
+    score_clip: float | None = None
     distance: str = "l2"
     discriminator_lr: float | None = None
     discriminator_steps: int = 1
@@ -120,6 +123,8 @@ class AgentConfig:
                 f"noise_resolution={self.noise_resolution} must divide the image size "
                 f"{self.image_shape[0]} (or be None for full-resolution noise)."
             )
+        if self.score_clip is not None:
+            _number("score_clip", self.score_clip, strict=True)
         if self.discriminator_lr is not None:
             _number("discriminator_lr", self.discriminator_lr, strict=True)
             _whole("discriminator_steps", self.discriminator_steps)
@@ -232,7 +237,10 @@ class InterpolationAgent(keras.Model):
             params = self.transformer([state, pi["mean"] + std * eps])
             return networks.apply_transformations(state, params), None, ops.mean(std, axis=1)
         action = ops.stop_gradient(pi["mean"] + std * eps)
-        log_prob = networks.gaussian_log_prob(action, pi["mean"], pi["log_std"])
+        if self.config.score_clip is None:
+            log_prob = networks.gaussian_log_prob(action, pi["mean"], pi["log_std"])
+        else:  # eq. 9: the score clipped to score_clip
+            log_prob = networks.clipped_score_surrogate(action, pi["mean"], pi["log_std"], self.config.score_clip)
         params = self.transformer([state, action])
         if mode == "hybrid":  # T and the states stay differentiable
             return networks.apply_transformations(state, params), log_prob, ops.mean(std, axis=1)

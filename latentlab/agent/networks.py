@@ -172,6 +172,27 @@ def gaussian_log_prob(x: Tensor, mean: Tensor, log_std: Tensor) -> Tensor:
     return ops.sum(ops.reshape(per_dim, (ops.shape(per_dim)[0], -1)), axis=1)
 
 
+def clipped_score_surrogate(x: Tensor, mean: Tensor, log_std: Tensor, tau: float) -> Tensor:
+    """The paper's eq. 9 as a stand-in for :func:`gaussian_log_prob` in REINFORCE: a value (n,) whose gradient
+    with respect to ``mean`` is the score of the log-density at ``x``, d log N / d mean, with its norm clipped to
+    ``tau`` per sample, and whose gradient with respect to the standard deviation ``exp(log_std)`` is d log N /
+    d std clipped the same way (the paper: "one handles the gradient w.r.t. sigma in a similar fashion").
+    Only its gradient means anything; its value is not a log-density. Scores at most ``tau`` long pass
+    unchanged, so a large ``tau`` gives :func:`gaussian_log_prob`'s gradient."""
+    std = ops.exp(log_std)
+    z = (x - mean) / std
+    n = ops.shape(z)[0]
+
+    def clip(g: Tensor) -> Tensor:
+        norm = ops.sqrt(ops.sum(ops.square(ops.reshape(g, (n, -1))), axis=1))
+        scale = ops.minimum(1.0, tau / ops.maximum(norm, 1e-12))
+        return g * ops.reshape(scale, (-1,) + (1,) * (len(ops.shape(g)) - 1))
+
+    d_mean, d_std = clip(z / std), clip((ops.square(z) - 1.0) / std)
+    terms = ops.stop_gradient(d_mean) * mean + ops.stop_gradient(d_std) * std
+    return ops.sum(ops.reshape(terms, (n, -1)), axis=1)
+
+
 def bernoulli_log_prob(sample: Tensor, logit: Tensor) -> Tensor:
     """Log-probability of ``sample`` (0/1) under Bernoulli(sigmoid(logit)): (n,)."""
     return sample * ops.log_sigmoid(logit) + (1.0 - sample) * ops.log_sigmoid(-logit)

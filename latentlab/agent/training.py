@@ -74,6 +74,7 @@ def train_agent(
     batch_size: int = 32,
     learning_rate: float = 3e-3,
     checkpoint_dir: str | Path | None = None,
+    init_from: str | Path | None = None,
     verbose: int | str = "auto",
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> dict[str, list[float]]:
@@ -81,8 +82,9 @@ def train_agent(
     :func:`latentlab.models.fit` (resumable; a NaN loss raises :class:`~latentlab.errors.TrainingError`).
     Returns the per-epoch history: loss, return, final_distance, steps, value_loss, disc_loss, realism,
     policy_std. An agent with ``discriminator_lr`` gets its discriminator updates from a
-    :class:`DiscriminatorUpdates` callback on these pairs. Training runs with deterministic kernels, so the same
-    seed gives the same agent."""
+    :class:`DiscriminatorUpdates` callback on these pairs. ``init_from`` (another agent's checkpoint folder, same
+    settings) starts an empty ``checkpoint_dir`` from that run's state, to train it further. Training runs with
+    deterministic kernels, so the same seed gives the same agent."""
     if len(start) != len(goal):
         raise ParameterError(f"{len(start)} starts and {len(goal)} goals: give one goal per start.")
     if not model.compiled:
@@ -99,6 +101,7 @@ def train_agent(
             epochs=epochs,
             batch_size=batch_size,
             checkpoint_dir=checkpoint_dir,
+            init_from=init_from,
             verbose=verbose,
             n_samples=len(start),
             callbacks=[*own, *callbacks],

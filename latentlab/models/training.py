@@ -186,6 +186,80 @@ class Checkpoint(keras.callbacks.Callback):
             (self.folder / old["weights"]).unlink(missing_ok=True)
 
 
+class BatchCurve(keras.callbacks.Callback):
+    """The value of logged metrics (``keys``, e.g. ``("return", "steps")``) at every training batch, for curves
+    finer than an epoch (``values[key]``, one float per batch in training order). Keras logs running means over
+    the epoch; the value of batch b is recovered as ``(b + 1) m_b - b m_(b-1)``, which needs a model compiled with
+    ``steps_per_execution=1`` (otherwise the callback sees only every n-th batch and says so).
+
+    With ``path`` (a JSON file, e.g. in the run's checkpoint folder) the curve is written atomically after every
+    epoch and read back when the callback is made, so the curve of a resumed run, or of one whose checkpoint is
+    already finished (``fit`` then returns without training), holds every batch trained so far. Given to ``fit``
+    it runs before the checkpoint is written; batches of epochs the checkpoint does not hold are dropped when
+    training resumes."""
+
+    def __init__(self, keys: Sequence[str], path: str | Path | None = None) -> None:
+        super().__init__()
+        if isinstance(keys, str) or not keys or not all(isinstance(k, str) for k in keys):
+            raise ParameterError(f"keys={keys!r}: give the names of logged metrics, e.g. ('loss',).")
+        self.keys, self.path = tuple(keys), None if path is None else Path(path)
+        self.values: dict[str, list[float]] = {k: [] for k in self.keys}
+        self.per_epoch: int | None = None
+        if self.path is not None and self.path.is_file():
+            self._read()
+
+    def _read(self) -> None:
+        try:
+            record = json.loads(self.path.read_text(encoding="utf-8"))
+            values, per_epoch = record["values"], record["per_epoch"]
+            ok = (
+                isinstance(per_epoch, int)
+                and per_epoch > 0
+                and set(values) == set(self.keys)
+                and len({len(v) for v in values.values()}) == 1
+                and all(isinstance(x, (int, float)) and math.isfinite(x) for v in values.values() for x in v)
+            )
+        except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            ok, per_epoch, values = False, None, f"{type(exc).__name__}: {exc}"
+        if not ok:
+            raise TrainingError(
+                f"{self.path} is not a batch curve of {list(self.keys)} ({str(values)[:120]}): remove it, or give "
+                "BatchCurve another path, and train again from the checkpoint's start."
+            )
+        self.per_epoch, self.values = per_epoch, {k: [float(x) for x in values[k]] for k in self.keys}
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        steps = self.params.get("steps")
+        if self.per_epoch is not None and steps is not None and steps != self.per_epoch:
+            raise TrainingError(
+                f"{self.path} holds {self.per_epoch} batches an epoch, this run trains {steps}: "
+                "give BatchCurve another path."
+            )
+        self.per_epoch = steps or self.per_epoch
+        kept = epoch * (self.per_epoch or 0)
+        self.values = {k: v[:kept] for k, v in self.values.items()}  # batches past the checkpoint go
+        self._means, self._seen = dict.fromkeys(self.keys, 0.0), -1
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if batch != self._seen + 1:
+            raise TrainingError(
+                f"BatchCurve saw batch {batch} after batch {self._seen}: compile the model with "
+                "steps_per_execution=1 to see every batch."
+            )
+        self._seen, logs = batch, logs or {}
+        missing = [k for k in self.keys if k not in logs]
+        if missing:
+            raise ParameterError(f"BatchCurve: {missing} are not logged; the logs have {sorted(logs)}.")
+        for key in self.keys:
+            mean = float(logs[key])
+            self.values[key].append((batch + 1) * mean - batch * self._means[key])
+            self._means[key] = mean
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.path is not None:
+            write_json(self.path, {"per_epoch": self.per_epoch, "values": self.values}, allow_nan=False)
+
+
 class StopOnNaN(keras.callbacks.Callback):
     """Raise a clear :class:`TrainingError` as soon as a batch loss, or any loss of an epoch (validation
     included), is NaN or infinite."""
