@@ -132,14 +132,18 @@ def build_transformer(
     out = {
         "flow": max_flow
         * ops.tanh(layers.Conv2D(2, 3, padding="same", kernel_initializer=small, name=f"{name}_flow")(d0)),
-        "flow_log_std": layers.Conv2D(
-            2,
-            3,
-            padding="same",
-            kernel_initializer=small,
-            bias_initializer=keras.initializers.Constant(-1.0),
-            name=f"{name}_flow_log_std",
-        )(d0),
+        "flow_log_std": ops.clip(  # as pi's: a log-std running off to -inf made PG's loss -inf (cpu seed 2)
+            layers.Conv2D(
+                2,
+                3,
+                padding="same",
+                kernel_initializer=small,
+                bias_initializer=keras.initializers.Constant(-1.0),
+                name=f"{name}_flow_log_std",
+            )(d0),
+            -5.0,
+            2.0,
+        ),
     }
     if "recolor" in transformations:
         out["recolor_alpha"] = 1.0 - _share(d0, step_share, f"{name}_recolor_alpha")
