@@ -209,36 +209,37 @@ def _plan_05(cfg: Config) -> list[Stage]:
 
     bs = cfg.batch_size
 
-    def agent(config: AgentConfig) -> Callable:
-        return agent_stage("", 1, config, bs).prepare
-
-    def digit_agent(mode: str, n_steps: int, **changes: Any) -> Callable:
-        return agent(AgentConfig(mode=mode, n_steps=n_steps, width=cfg.width, seed=cfg.seed, **changes))
+    def digit_agent(mode: str, n_steps: int, **changes: Any) -> AgentConfig:
+        return AgentConfig(mode=mode, n_steps=n_steps, width=cfg.width, seed=cfg.seed, **changes)
 
     def pairs(epochs: int) -> int:
         return _steps(cfg.n_pairs, bs, epochs)
 
     epochs, digits = cfg.epochs, (28, 28, 1)
     stages = [  # the perceptual-reward agent runs bptt's episode (its small CNN aside): costed as a second one
-        Stage(
+        agent_stage(
             f"agents bptt, bptt with a perceptual reward: {epochs['bptt']} epochs each",
             2 * pairs(epochs["bptt"]),
             digit_agent("bptt", cfg.fixed_steps),
+            bs,
         ),
-        Stage(
+        agent_stage(
             f"agent pg: {epochs['pg']} epochs, continued to {epochs['pg_long']}; {epochs['pg']} epochs without eq. 8",
             pairs(max(epochs["pg"], epochs["pg_long"]) + epochs["pg"]),
             digit_agent("pg", cfg.fixed_steps),
+            bs,
         ),
-        Stage(
+        agent_stage(
             f"agent hybrid, without and with eq. 9: {epochs['hybrid']} epochs each",
             2 * pairs(epochs["hybrid"]),
             digit_agent("hybrid", cfg.fixed_steps, score_clip=cfg.score_clip),
+            bs,
         ),
-        Stage(
+        agent_stage(
             f"agent bptt+STOP, with and without the entropy bonus: {epochs['stop']} epochs each",
             2 * pairs(epochs["stop"]),
             digit_agent("bptt_stop", cfg.budget),
+            bs,
         ),
     ]
     face = (cfg.face_size, cfg.face_size, 3)
@@ -251,7 +252,9 @@ def _plan_05(cfg: Config) -> list[Stage]:
         seed=cfg.seed,
     )
     stages.append(
-        Stage(f"face agent, {cfg.face_epochs} epochs", _steps(cfg.face_pairs, bs, cfg.face_epochs), agent(face_agent))
+        agent_stage(
+            f"face agent, {cfg.face_epochs} epochs", _steps(cfg.face_pairs, bs, cfg.face_epochs), face_agent, bs
+        )
     )
     clf = _training(build_digit_classifier, lambda: _uniform((128, *digits)), lambda: np.arange(128) % 10)
     stages.append(
