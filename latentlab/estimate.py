@@ -74,7 +74,10 @@ def _training(build: Callable[[], Any], x: Callable[[], Any], y: Callable[[], An
     """A ``prepare`` for :class:`Stage`: build the compiled model and one batch, return its train step."""
 
     def prepare() -> Callable[[], Any]:
+        from latentlab.models.training import build_optimizers
+
         model, xb = build(), x()
+        build_optimizers(model)  # one trace, as in fit
         yb = None if y is None else y()
         return lambda: model.train_on_batch(xb, yb)
 
@@ -288,9 +291,11 @@ def agent_stage(label: str, steps: int, config: Any, batch_size: int) -> Stage:
     05 measures with it what a step of each training scheme costs on the reader's machine."""
     from latentlab.agent import InterpolationAgent, compile_agent
     from latentlab.config import deterministic_ops
+    from latentlab.models.training import build_optimizers
 
     def prepare() -> Callable[[], Any]:
         model = compile_agent(InterpolationAgent(config))
+        build_optimizers(model)  # one trace, as in train_agent
         pair = [_uniform((batch_size, *config.image_shape), 1), _uniform((batch_size, *config.image_shape), 2)]
 
         def step() -> Any:

@@ -161,3 +161,15 @@ def test_batch_curve_refuses_what_it_cannot_measure(tmp_path, x):
         BatchCurve(["loss"], damaged)
     with pytest.raises(ParameterError, match="keys"):
         BatchCurve("loss")
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="counts TensorFlow's traces")
+def test_a_fresh_model_traces_its_train_step_once(x):
+    """Keras on TensorFlow builds the optimizer inside the first traced step, and tf.function then traces the step
+    again; fit builds it before, so two epochs trace once (each trace runs train_step's Python body)."""
+    keras.utils.set_random_seed(0)
+    model = build_dense_autoencoder(1)
+    traces, step = [], model.train_step
+    model.train_step = lambda data: traces.append(1) or step(data)
+    history = fit(model, x, epochs=2, batch_size=128, verbose=0)
+    assert len(history["loss"]) == 2 and len(traces) == 1
