@@ -1,19 +1,29 @@
-"""How a notebook's time and memory grow with the dataset: every cell of notebook 03 in the ``full`` profile on
-full-layout ATD-12K stand-ins of n, 2n and 4n triplets (benchmarks/standins.py), training cut to a few steps.
+"""How a notebook's time and memory grow with its dataset: every cell of a notebook in the ``full`` profile on
+full-layout stand-ins of growing size (benchmarks/standins.py), training cut to a few steps.
 
-    python benchmarks/bench_scale.py [--triplets 24,48,96] [--max-steps 2] [--profile full] [--work DIR]
+    python benchmarks/bench_scale.py [--notebook 03] [--sizes 24,48,96] [--max-steps 2] [--profile full]
+                                     [--work DIR]
 
-For each size it builds a stand-in (train : test = 10,000 : 2,000, as ATD-12K; frames 960x540), runs the notebook
-in a fresh process with ``LATENTLAB_DATA`` pointing at it and ``LATENTLAB_MAX_STEPS`` set (one short epoch for
-every fit: training is not what this measures; inference over every triplet is never cut), and records:
+For each size it builds a stand-in of the notebook's dataset in its published layout (kept in ``--work`` for the
+next invocation), runs the notebook in a fresh process with ``LATENTLAB_DATA`` pointing at it and
+``LATENTLAB_MAX_STEPS`` set (one short epoch for every fit: training is not what this measures; inference over
+every item is never cut), and records:
 
 - the peak resident memory of the kernel (the largest ``ru_maxrss`` of the run's child processes);
 - the wall time of each section of the notebook (its cells' execution times, grouped under the ``## N.``
   headings).
 
 Then, per section, the growth exponent b of time ~ n^b (least squares on log-log over the sizes), and the time
-extrapolated to ATD-12K's 12,000 triplets with it; the same for peak memory. Extrapolated figures are marked as
-such: only the sizes run were measured.
+extrapolated to the real dataset's size with it; the same for peak memory. Extrapolated figures are marked as
+such: only the sizes run were measured. The datasets (:data:`PLANS`):
+
+    02  CelebA stand-in (aligned 178x218 jpgs in img_align_celeba.zip), n images; CelebA has 202,599
+    03  ATD-12K stand-in (960x540 frames, train : test = 5 : 1), n triplets; ATD-12K has 12,000
+    04  MPI3D toy stand-in (mpi3d_toy.npz), n images: 460,800 or 1,036,800, the two sizes the loader knows
+        (the older and the current toy file); 1,036,800 is MPI3D's
+
+Notebooks 01 and 05 read MNIST, whose 70,000 digits the offline wheel holds at full size: there is nothing to
+grow, and their ``full`` settings fix how many items they use.
 """
 
 from __future__ import annotations
@@ -26,15 +36,46 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from standins import make_atd12k_standin  # noqa: E402
+from standins import make_atd12k_standin, make_celeba_standin, make_mpi3d_standin  # noqa: E402
 
-FULL_TRIPLETS = 12_000
-NOTEBOOK = "03"
+
+def _atd12k(n: int, data: Path) -> None:
+    n_test = max(2, n // 6)
+    make_atd12k_standin(data / "atd12k", n_train=n - n_test, n_test=n_test, verbose=False)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to grow one notebook's dataset: ``build(n, data)`` writes a stand-in of ``n`` items where
+    ``LATENTLAB_DATA=data`` finds it; ``full`` is the real dataset's size; ``sizes`` the default ones run."""
+
+    dataset: str
+    unit: str
+    full: int
+    sizes: tuple[int, ...]
+    build: Callable[[int, Path], object]
+
+
+PLANS = {
+    "02": Plan(
+        "CelebA",
+        "images",
+        202_599,
+        (2_000, 4_000, 8_000),
+        lambda n, d: make_celeba_standin(d / "celeba", n=n, verbose=False),
+    ),
+    "03": Plan("ATD-12K", "triplets", 12_000, (24, 48, 96), _atd12k),
+    "04": Plan(
+        "MPI3D toy", "images", 1_036_800, (460_800, 1_036_800), lambda n, d: make_mpi3d_standin(d, n=n, verbose=False)
+    ),
+}
 
 CHILD = """
 import json, resource, sys
@@ -74,11 +115,10 @@ def growth(sizes: list[int], values: list[float]) -> float:
     return float(np.polyfit(np.log(sizes), np.log(np.maximum(values, 1e-9)), 1)[0])
 
 
-def run_at(n_triplets: int, work: Path, profile: str, max_steps: int) -> dict:
-    """Build the stand-in of ``n_triplets`` (5 train : 1 test) and run the notebook on it in a fresh process."""
-    data = work / f"n{n_triplets}"
-    n_test = max(2, n_triplets // 6)
-    make_atd12k_standin(data / "atd12k", n_train=n_triplets - n_test, n_test=n_test, verbose=False)
+def run_at(notebook: str, n: int, work: Path, profile: str, max_steps: int) -> dict:
+    """Build (or reuse) the stand-in of ``n`` items for ``notebook`` and run the notebook on it in a fresh process."""
+    data = work / f"{notebook}-n{n}"
+    PLANS[notebook].build(n, data)
     env = {
         **os.environ,
         "LATENTLAB_DATA": str(data),
@@ -86,40 +126,52 @@ def run_at(n_triplets: int, work: Path, profile: str, max_steps: int) -> dict:
         "LATENTLAB_OFFLINE": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
-    build = work / f"build-n{n_triplets}"
+    build = work / f"build-{notebook}-n{n}"
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, NOTEBOOK, profile, str(build)], capture_output=True, text=True, env=env
+        [sys.executable, "-c", CHILD, notebook, profile, str(build)], capture_output=True, text=True, env=env
     )
     if done.returncode != 0:
-        raise SystemExit(f"the run at n={n_triplets} crashed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"the run at n={n} crashed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["wall"] = time.perf_counter() - started
     if not result["ok"]:
-        raise SystemExit(f"notebook {NOTEBOOK} failed at n={n_triplets}: {result['error']} ({result['executed']})")
+        raise SystemExit(f"notebook {notebook} failed at n={n}: {result['error']} ({result['executed']})")
     result["sections"] = section_times(result["executed"])
-    result["n"] = n_triplets
+    result["n"] = n
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--triplets", default="24,48,96", help="stand-in sizes, comma-separated")
+    parser.add_argument("--notebook", default="03", choices=sorted(PLANS))
+    parser.add_argument("--sizes", default=None, help="stand-in sizes, comma-separated (default: the plan's)")
     parser.add_argument("--max-steps", type=int, default=2, help="LATENTLAB_MAX_STEPS: steps of every fit")
     parser.add_argument("--profile", default="full")
-    parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="folder for the stand-ins, kept (default: a temporary one)"
+    )
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.triplets.split(",")]
+    plan = PLANS[args.notebook]
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else list(plan.sizes)
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    print(f"notebook {NOTEBOOK} in {args.profile}, LATENTLAB_MAX_STEPS={args.max_steps}, stand-ins in {work}")
+    print(
+        f"notebook {args.notebook} in {args.profile} on {plan.dataset} stand-ins of "
+        f"{', '.join(f'{n:,}' for n in sizes)} {plan.unit}, LATENTLAB_MAX_STEPS={args.max_steps}, stand-ins in {work}"
+    )
     runs = []
     for n in sizes:
-        runs.append(run_at(n, work, args.profile, args.max_steps))
+        runs.append(run_at(args.notebook, n, work, args.profile, args.max_steps))
         r = runs[-1]
-        print(f"  n={n:6d} triplets: {r['seconds']:7.1f} s in the notebook, peak RSS {r['peak_mb']:7.0f} MB")
+        print(
+            f"  n={n:9,d} {plan.unit}: {r['seconds']:7.1f} s in the notebook, peak RSS {r['peak_mb']:7.0f} MB",
+            flush=True,
+        )
     sections = list(runs[-1]["sections"])
-    heads = " | ".join(f"n={r['n']}" for r in runs)
-    print(f"\n| section (s; last row MB) | {heads} | b | {FULL_TRIPLETS:,}, extrapolated |")
+    heads = " | ".join(f"n={r['n']:,}" for r in runs)
+    measured = sizes[-1] >= plan.full
+    last = f"{plan.full:,}, {'measured' if measured else 'extrapolated'}"
+    print(f"\n| section (s; last row MB) | {heads} | b | {last} |")
     print(f"|---|{'---|' * len(runs)}---|---|")
     for name in [*sections, "whole notebook", "peak RSS (MB)"]:
         if name == "whole notebook":
@@ -128,9 +180,9 @@ def main(argv: list[str] | None = None) -> int:
             values = [r["peak_mb"] for r in runs]
         else:
             values = [r["sections"].get(name, 0.0) for r in runs]
-        b = growth(sizes, values)
-        full = values[-1] * (FULL_TRIPLETS / sizes[-1]) ** max(b, 0.0)
-        cells = " | ".join(f"{v:.1f}" if v < 100 else f"{v:.0f}" for v in values)
+        b = growth(sizes, values) if len(sizes) > 1 else float("nan")
+        full = values[-1] * (plan.full / sizes[-1]) ** max(0.0 if np.isnan(b) else b, 0.0)
+        cells = " | ".join(f"{v:.1f}" if v < 100 else f"{v:,.0f}" for v in values)
         print(f"| {name} | {cells} | {b:.2f} | {full:,.0f} |")
     return 0
 

@@ -236,3 +236,23 @@ def test_share_near_counts_flags_among_the_nearest_points():
         st.share_near(z, np.zeros(2), female.astype(int), 3)
     with pytest.raises(ParameterError, match="k <= 10"):
         st.share_near(z, np.zeros(2), female, 11)
+
+
+def test_the_mixture_is_fitted_on_a_seeded_subsample_of_at_most_gmm_max_codes(latents):
+    z, _, _ = latents
+    stats = st.component_stats(z)
+    assert st.gmm_codes_used(len(z), None) == len(z) and st.gmm_codes_used(len(z), 10 * len(z)) == len(z)
+    assert st.gmm_codes_used(len(z), 300) == 300
+
+    def gmm_draw(**kw):
+        gens = st.statistical_generators(z, stats, bs=(1.0,), gmm_k=2, gmm_max_iter=30, seed=3, **kw)
+        return gens["GMM K=2"](500, np.random.default_rng(0))
+
+    everything = gmm_draw()
+    np.testing.assert_array_equal(gmm_draw(gmm_max_codes=len(z)), everything)
+    some = gmm_draw(gmm_max_codes=300)
+    np.testing.assert_array_equal(gmm_draw(gmm_max_codes=300), some)  # seeded: the same subsample
+    assert not np.allclose(some, everything)  # fitted on fewer codes, so another mixture
+    assert np.corrcoef(some[:, 1], some[:, 5])[0, 1] > 0.9  # still a fit to z
+    with pytest.raises(ParameterError, match="gmm_max_codes"):
+        st.statistical_generators(z, stats, gmm_k=2, gmm_max_codes=0)
