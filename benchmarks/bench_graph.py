@@ -3,7 +3,9 @@ Dijkstra "surfing" path, for 10^3, 10^4 and 10^5 codes on a curved 2-d sheet (in
 
     python benchmarks/bench_graph.py [--sizes 1000 10000 100000] [--trials 5]
 
-Prints, per size: seconds for each step (median of interleaved trials, ``benchmarks/trials.py``; the kNN build
+Prints, per size: seconds for each step (median of interleaved trials after a warm-up round,
+``benchmarks/trials.py``; a call shorter than 0.2 s is repeated within its trial until the trial lasts about that
+long, and its time per call reported, so that timer and scheduler noise do not swamp the small sizes; the kNN build
 also as min / median / max), the growth ratio to the previous size (x10 points; ~10-12 is n log n), and the kNN
 build against a reference measured in the same trials: scikit-learn's ``kneighbors_graph`` at the same k, the
 plain way to build that graph without the search for the smallest connecting k, as a ratio of medians with its
@@ -13,10 +15,13 @@ per-round spread. Target: kNN build + Dijkstra <= 5 s at 10^5 codes.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import statistics
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +51,24 @@ def far_pair(z: np.ndarray) -> tuple[int, int]:
     return int(angle.argmin()), int(angle.argmax())
 
 
+def repeated(fn: Callable[[], object], least: float = 0.2) -> tuple[Callable[[], object], int]:
+    """``fn`` made into a call that runs it r times, r such that one call lasts about ``least`` seconds (timed
+    once here), and r."""
+    start = time.perf_counter()
+    fn()
+    r = max(1, math.ceil(least / max(time.perf_counter() - start, 1e-6)))
+
+    def run() -> None:
+        for _ in range(r):
+            fn()
+
+    return run, r
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
-    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--trials", type=int, default=9)
     parser.add_argument("--frames", type=int, default=60)
     args = parser.parse_args()
     print(f"{platform.machine()} | {os.cpu_count()} CPUs | medians of {args.trials} interleaved trials")
@@ -76,16 +95,17 @@ def main() -> None:
             assert csgraph.connected_components(ref, directed=False)[0] == 1
             eps = graph.epsilon_graph(z)
             start, goal = far_pair(z)
-            seconds, _ = interleaved(
-                {
-                    "knn": lambda: graph.knn_graph(z),
-                    "ref": lambda: kneighbors_graph(z, k, mode="distance", n_jobs=-1),
-                    "eps": lambda: graph.epsilon_graph(z),
-                    "path": lambda: graph.surfing_path(z, knn, start, goal, args.frames),
-                },
-                trials=args.trials,
-                warmup=0,
-            )
+            calls = {
+                "knn": lambda: graph.knn_graph(z),
+                "ref": lambda: kneighbors_graph(z, k, mode="distance", n_jobs=-1),
+                "eps": lambda: graph.epsilon_graph(z),
+                "path": lambda: graph.surfing_path(z, knn, start, goal, args.frames),
+            }
+            counts = {}
+            for name, fn in calls.items():
+                calls[name], counts[name] = repeated(fn)
+            seconds, _ = interleaved(calls, trials=args.trials, warmup=1)
+            seconds = {name: [t / counts[name] for t in ts] for name, ts in seconds.items()}
             t_knn, t_ref, t_eps, t_path = (statistics.median(seconds[key]) for key in ("knn", "ref", "eps", "path"))
             total = t_knn + t_path
             growth = "" if previous is None else f"x{total / previous:.1f}"

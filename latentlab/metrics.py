@@ -114,21 +114,25 @@ def pairwise_bce(targets: ArrayLike, candidates: ArrayLike, chunk: int = 4096) -
 
 def nearest_distances(queries: ArrayLike, references: ArrayLike, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """Euclidean distance from each query (n, d) to its nearest reference (m, d), and that
-    reference's index; exact, by chunked matrix products. Non-finite values are refused: one NaN
-    reference would make every distance NaN or inf."""
-    q, r = _flat(queries, "queries").astype(np.float64), _flat(references, "references")
-    _same_width(q, r, "queries and references")
+    reference's index; exact, by matrix products of ``chunk`` queries by ``chunk`` references at a time, so
+    memory holds a chunk of each beside the inputs, however many there are. Non-finite values are refused:
+    one NaN reference would make every distance NaN or inf."""
+    q_all, r = _flat(queries, "queries"), _flat(references, "references")
+    _same_width(q_all, r, "queries and references")
     _not_empty(r, "references")
     r_sq = np.einsum("ij,ij->i", r, r, dtype=np.float64)
-    best = np.full(len(q), np.inf)
-    arg = np.zeros(len(q), np.int64)
-    for s in batch_slices(len(r), chunk):
-        d2 = r_sq[s][None, :] - 2 * q @ r[s].astype(np.float64).T
-        i = d2.argmin(1)
-        v = d2[np.arange(len(q)), i]
-        better = v < best
-        best[better], arg[better] = v[better], i[better] + s.start
-    best = np.sqrt(np.clip(best + np.einsum("ij,ij->i", q, q), 0, None))
+    best = np.full(len(q_all), np.inf)
+    arg = np.zeros(len(q_all), np.int64)
+    for qs in batch_slices(len(q_all), chunk):
+        q = q_all[qs].astype(np.float64)
+        rows = np.arange(len(q))
+        for s in batch_slices(len(r), chunk):
+            d2 = r_sq[s][None, :] - 2 * q @ r[s].astype(np.float64).T
+            i = d2.argmin(1)
+            v = d2[rows, i]
+            better = v < best[qs]
+            best[qs][better], arg[qs][better] = v[better], i[better] + s.start
+        best[qs] = np.sqrt(np.clip(best[qs] + np.einsum("ij,ij->i", q, q), 0, None))
     return best, arg
 
 

@@ -37,6 +37,12 @@ def test_nearest_distances_are_exact(small_mnist):
     np.testing.assert_array_equal(idx, brute.argmin(1))
     np.testing.assert_allclose(dist, brute.min(1), rtol=1e-4)
     assert metrics.nearest_distances(x[:3], x[:100])[0] == pytest.approx(0, abs=1e-3)
+    # more queries than a chunk: they are taken a chunk at a time too, with the same answers
+    many = x[:250] + 0.01
+    dist, idx = metrics.nearest_distances(many, refs, chunk=64)
+    brute = np.sqrt(((many[:, None] - refs[None]) ** 2).sum(-1))
+    np.testing.assert_array_equal(idx, brute.argmin(1))
+    np.testing.assert_allclose(dist, brute.min(1), rtol=1e-4)
 
 
 def test_generation_scores_tell_copies_and_noise_apart(small_mnist):
