@@ -9,7 +9,9 @@ next invocation), runs the notebook in a fresh process with ``LATENTLAB_DATA`` p
 ``LATENTLAB_MAX_STEPS`` set (one short epoch for every fit: training is not what this measures; inference over
 every item is never cut), and records:
 
-- the peak resident memory of the kernel (the largest ``ru_maxrss`` of the run's child processes);
+- the peak resident memory of the kernel (the largest ``ru_maxrss`` of the run's child processes), and the peak of
+  its anonymous part, sampled (:class:`PeakAnon`): resident memory counts the pages of a memory-mapped dataset
+  that were read, which the kernel can drop at any time;
 - the wall time of each section of the notebook (its cells' execution times, grouped under the ``## N.``
   headings).
 
@@ -36,6 +38,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,6 +129,44 @@ def growth(sizes: list[int], values: list[float]) -> float:
     return float(np.polyfit(np.log(sizes), np.log(np.maximum(values, 1e-9)), 1)[0])
 
 
+class PeakAnon:
+    """The largest anonymous resident memory (RSS less its file-backed and shared pages: what the process itself
+    allocated, not the pages of memory-mapped data files it has read, which the kernel can drop) of any process
+    below ``pid``, sampled every ``every`` seconds while in the ``with`` block (Linux; elsewhere stays 0)."""
+
+    def __init__(self, pid: int, every: float = 0.5) -> None:
+        self.pid, self.every, self.peak_mb = pid, every, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self._stop.wait(self.every):
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                return
+            for proc in procs:
+                try:
+                    info = proc.memory_info()
+                except psutil.Error:
+                    continue
+                self.peak_mb = max(self.peak_mb, (info.rss - getattr(info, "shared", 0)) / 2**20)
+
+    def __enter__(self) -> PeakAnon:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def run_at(notebook: str, n: int, work: Path, profile: str, max_steps: int) -> dict:
     """Build (or reuse) the stand-in of ``n`` items for ``notebook`` and run the notebook on it in a fresh process."""
     data = work / f"{notebook}-n{n}"
@@ -139,12 +180,21 @@ def run_at(notebook: str, n: int, work: Path, profile: str, max_steps: int) -> d
     }
     build = work / f"build-{notebook}-n{n}"
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, notebook, profile, str(build)], capture_output=True, text=True, env=env
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"the run at n={n} crashed:\n{done.stderr[-3000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    with (
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, notebook, profile, str(build)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        ) as child,
+        PeakAnon(child.pid) as anon,
+    ):
+        out, err = child.communicate()
+    if child.returncode != 0:
+        raise SystemExit(f"the run at n={n} crashed:\n{err[-3000:]}")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_anon_mb"] = anon.peak_mb
     result["wall"] = time.perf_counter() - started
     if not result["ok"]:
         raise SystemExit(f"notebook {notebook} failed at n={n}: {result['error']} ({result['executed']})")
@@ -182,13 +232,15 @@ def main(argv: list[str] | None = None) -> int:
     heads = " | ".join(f"n={r['n']:,}" for r in runs)
     measured = sizes[-1] >= plan.full
     last = f"{plan.full:,}, {'measured' if measured else 'extrapolated'}"
-    print(f"\n| section (s; last row MB) | {heads} | b | {last} |")
+    print(f"\n| section (s; last rows MB) | {heads} | b | {last} |")
     print(f"|---|{'---|' * len(runs)}---|---|")
-    for name in [*sections, "whole notebook", "peak RSS (MB)"]:
+    for name in [*sections, "whole notebook", "peak RSS (MB)", "peak anonymous (MB)"]:
         if name == "whole notebook":
             values = [r["seconds"] for r in runs]
         elif name == "peak RSS (MB)":
             values = [r["peak_mb"] for r in runs]
+        elif name == "peak anonymous (MB)":
+            values = [r["peak_anon_mb"] for r in runs]
         else:
             values = [r["sections"].get(name, 0.0) for r in runs]
         b = growth(sizes, values) if len(sizes) > 1 else float("nan")
