@@ -251,8 +251,8 @@ def statistical_generators(
     full-covariance Gaussian, GMM K   fitted to ``z`` with correlations (beyond the blog)
 
     The mixture is fitted on a seeded subsample of at most ``gmm_max_codes`` codes (None: all of them), since
-    each EM step costs n K d^2: K = 50 full covariances in 256 dimensions over CelebA's 160,000 training codes
-    would take minutes a step; :func:`gmm_codes_used` says how many it takes.
+    each EM step costs about n K d^2 multiply-adds: 5e11 for K = 50 full covariances in 256 dimensions over
+    CelebA's 160,000 training codes; :func:`gmm_codes_used` says how many it takes.
     """
     z = _codes(z)
     d = z.shape[1]
