@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from latentlab.batching import subsample
 from latentlab.errors import ParameterError
 from latentlab.latent.samplers import ClassGaussian, ClassGMM
 
@@ -273,8 +274,9 @@ def statistical_generators(
     full = ClassGaussian().fit(z, one)
     gens["full-covariance Gaussian"] = lambda n, rng: full.sample(0, n, rng)
     used = gmm_codes_used(len(z), gmm_max_codes)
-    fit_on = z if used == len(z) else z[np.sort(np.random.default_rng(seed).choice(len(z), used, replace=False))]
-    gmm = ClassGMM(gmm_k, max_iter=gmm_max_iter, reg_covar=1e-3, seed=seed).fit(fit_on, one[:used])
+    gmm = ClassGMM(gmm_k, max_iter=gmm_max_iter, reg_covar=1e-3, seed=seed).fit(
+        z[subsample(len(z), used, seed)], one[:used]
+    )
     gens[f"GMM K={gmm_k}"] = lambda n, rng: gmm.sample(0, n, rng)
     return gens
 
