@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from latentlab.config import Config
+from latentlab.config import Config, gpu_count
 from latentlab.errors import ParameterError
 
 #: Items a profile's "all" stands for, per notebook and setting (the full datasets).
@@ -140,12 +140,17 @@ def _plan_03(cfg: Config) -> list[Stage]:
 
     n_train = _count(cfg, "n_train")
     frames = 3 * (n_train + _count(cfg, "n_val") + _count(cfg, "n_test"))
-    tune = _training(vae, lambda: _uniform((bs, size, size, 3)), lambda: _uniform((bs, size, size, 3)))
+    # Without a GPU the fine-tuning step is timed on one frame at a time and counted per frame: a training step of
+    # this VAE at 256 px holds about 2.3 GB plus 2.6 GB per frame of the batch in host memory (23 GB at batch 8),
+    # which the estimate must not cost before the notebook has begun, and on a CPU its time grows in proportion to
+    # the batch (one frame 33 s, two 62 s on 2 cores; benchmarks/README.md, notebook 03's memory).
+    timed = bs if gpu_count() else 1
+    tune = _training(vae, lambda: _uniform((timed, size, size, 3)), lambda: _uniform((timed, size, size, 3)))
     return [
         Stage(f"kl-f8 VAE: encode + decode {frames:,} frames at {size} px", math.ceil(frames / bs), passes),
         Stage(
-            f"kl-f8 VAE: fine-tune on {3 * n_train:,} frames, {cfg.ft_epochs} epochs",
-            _steps(3 * n_train, bs, cfg.ft_epochs),
+            f"kl-f8 VAE: fine-tune on {3 * n_train:,} frames, {cfg.ft_epochs} epochs (timed at batch {timed})",
+            _steps(3 * n_train, timed, cfg.ft_epochs),
             tune,
         ),
     ]

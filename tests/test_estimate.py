@@ -30,6 +30,17 @@ def test_steps_follow_the_profile_sizes():
     assert faces[0].steps == math.ceil(162_770 / 128) * 30 and "162,770 faces" in faces[0].label
 
 
+def test_without_a_gpu_the_vae_fine_tuning_is_timed_one_frame_at_a_time(monkeypatch):
+    # a CPU training step of SD's VAE at batch 8 and 256 px holds 23 GB: the estimate times single frames there
+    cfg = config.load("03", profile="full", verbose=False)
+    frames = 3 * 9_000
+    for gpus, batch in ((0, 1), (1, cfg.batch_size)):
+        monkeypatch.setattr(estimate, "gpu_count", lambda gpus=gpus: gpus)
+        (tune,) = [s for s in estimate.plan(cfg) if "fine-tune" in s.label]
+        assert tune.label.endswith(f"(timed at batch {batch})")
+        assert tune.steps == math.ceil(frames / batch) * cfg.ft_epochs
+
+
 def test_a_stage_is_timed_after_its_trace_and_the_budget_bounds_the_timed_steps():
     calls = []
     stage = estimate.Stage("counted", 1000, lambda: lambda: calls.append(1))
