@@ -141,9 +141,9 @@ def _plan_03(cfg: Config) -> list[Stage]:
     n_train = _count(cfg, "n_train")
     frames = 3 * (n_train + _count(cfg, "n_val") + _count(cfg, "n_test"))
     # Without a GPU the fine-tuning step is timed on one frame at a time and counted per frame: a training step of
-    # this VAE at 256 px holds about 2.3 GB plus 2.6 GB per frame of the batch in host memory (23 GB at batch 8),
-    # which the estimate must not cost before the notebook has begun, and on a CPU its time grows in proportion to
-    # the batch (one frame 33 s, two 62 s on 2 cores; benchmarks/README.md, notebook 03's memory).
+    # this VAE at 256 px peaks at 5 GB of host memory with one frame and 2.55 GB more per frame of the batch (23 GB
+    # at batch 8), which the estimate must not cost before the notebook has begun, and on a CPU its time grows in
+    # proportion to the batch (one frame 16 s, two 31 s on 2 cores; benchmarks/vae_step_memory.py).
     timed = bs if gpu_count() else 1
     tune = _training(vae, lambda: _uniform((timed, size, size, 3)), lambda: _uniform((timed, size, size, 3)))
     return [
