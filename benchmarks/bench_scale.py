@@ -13,7 +13,7 @@ every item is never cut), and records:
   its anonymous part, sampled (:class:`PeakAnon`): resident memory counts the pages of a memory-mapped dataset
   that were read, which the kernel can drop at any time;
 - the wall time of each section of the notebook (its cells' execution times, grouped under the ``## N.``
-  headings).
+  headings), and the peak of the sampled anonymous memory while each section's cells ran.
 
 Then, per section, the growth exponent b of time ~ n^b (least squares on log-log over the sizes), and the time
 extrapolated to the real dataset's size with it; the same for peak memory. Extrapolated figures are marked as
@@ -102,11 +102,11 @@ print(json.dumps({"ok": run.ok, "error": run.error, "seconds": run.seconds, "exe
 """
 
 
-def section_times(executed: str | Path) -> dict[str, float]:
-    """Seconds per section of an executed notebook: its code cells' execution times, summed under the last
-    ``## `` heading above them (cells before the first heading count as "setup")."""
+def cell_intervals(executed: str | Path) -> list[tuple[str, dt.datetime, dt.datetime]]:
+    """(section, start, end) of every executed code cell of a notebook, its section the last ``## `` heading above
+    it (cells before the first heading count as "setup")."""
     nb = json.loads(Path(executed).read_text())
-    out: dict[str, float] = {}
+    out = []
     section = "setup"
     for cell in nb["cells"]:
         text = "".join(cell["source"])
@@ -120,7 +120,27 @@ def section_times(executed: str | Path) -> dict[str, float]:
                 dt.datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
                 for k in ("iopub.execute_input", "shell.execute_reply")
             )
-            out[section] = out.get(section, 0.0) + (end - start).total_seconds()
+            out.append((section, start, end))
+    return out
+
+
+def section_times(executed: str | Path) -> dict[str, float]:
+    """Seconds per section of an executed notebook: its code cells' execution times, summed per section."""
+    out: dict[str, float] = {}
+    for section, start, end in cell_intervals(executed):
+        out[section] = out.get(section, 0.0) + (end - start).total_seconds()
+    return out
+
+
+def section_peaks(executed: str | Path, samples: list[tuple[float, float]]) -> dict[str, float]:
+    """The largest sampled memory (``samples``: (Unix time, MB)) while each section's cells ran (0 where no sample
+    fell inside them)."""
+    times = np.array([t for t, _ in samples], dtype=float)
+    values = np.array([v for _, v in samples], dtype=float)
+    out: dict[str, float] = {}
+    for section, start, end in cell_intervals(executed):
+        inside = values[(times >= start.timestamp()) & (times <= end.timestamp())]
+        out[section] = max(out.get(section, 0.0), float(inside.max(initial=0.0)))
     return out
 
 
@@ -136,6 +156,7 @@ class PeakAnon:
 
     def __init__(self, pid: int, every: float = 0.5) -> None:
         self.pid, self.every, self.peak_mb = pid, every, 0.0
+        self.samples: list[tuple[float, float]] = []  # (Unix time, the largest process's MB) per sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -151,12 +172,15 @@ class PeakAnon:
                 procs = [root, *root.children(recursive=True)]
             except psutil.Error:
                 return
+            largest = 0.0
             for proc in procs:
                 try:
                     info = proc.memory_info()
                 except psutil.Error:
                     continue
-                self.peak_mb = max(self.peak_mb, (info.rss - getattr(info, "shared", 0)) / 2**20)
+                largest = max(largest, (info.rss - getattr(info, "shared", 0)) / 2**20)
+            self.samples.append((time.time(), largest))
+            self.peak_mb = max(self.peak_mb, largest)
 
     def __enter__(self) -> PeakAnon:
         self._thread.start()
@@ -199,6 +223,7 @@ def run_at(notebook: str, n: int, work: Path, profile: str, max_steps: int) -> d
     if not result["ok"]:
         raise SystemExit(f"notebook {notebook} failed at n={n}: {result['error']} ({result['executed']})")
     result["sections"] = section_times(result["executed"])
+    result["section_anon_mb"] = section_peaks(result["executed"], anon.samples)
     result["n"] = n
     return result
 
@@ -247,6 +272,12 @@ def main(argv: list[str] | None = None) -> int:
         full = values[-1] * (plan.full / sizes[-1]) ** max(0.0 if np.isnan(b) else b, 0.0)
         cells = " | ".join(f"{v:.1f}" if v < 100 else f"{v:,.0f}" for v in values)
         print(f"| {name} | {cells} | {b:.2f} | {full:,.0f} |")
+    print(f"\n| section: peak anonymous MB while it ran | {heads} | b |")
+    print(f"|---|{'---|' * len(runs)}---|")
+    for name in sections:
+        values = [r["section_anon_mb"].get(name, 0.0) for r in runs]
+        b = growth(sizes, values) if len(sizes) > 1 else float("nan")
+        print(f"| {name} | {' | '.join(f'{v:,.0f}' for v in values)} | {b:.2f} |")
     return 0
 
 
