@@ -9,6 +9,7 @@ from latentlab.data import mpi3d, mpi3d_synthetic
 from latentlab.data.sources import DataSource
 from latentlab.errors import DataFormatError, ParameterError
 from latentlab.experiments import perceptual
+from latentlab.models.features import build_factor_cnn
 
 SIZES = (2, 2, 2, 1, 1, 3, 4)  # a custom layout of 96 images; targets 2 + 2 + 2 + 1 + 1 one-hot, then 2 axes
 
@@ -74,7 +75,8 @@ def test_the_factor_cnn_trains_and_scores_on_the_real_file_images(real, monkeypa
     net = perceptual.perceptual_features(images[:8] / 255.0, n_images=40, epochs=1, seed=3, data=spied)
 
     def indices(x):
-        return np.array([lookup[im.tobytes()] for im in np.round(x * 255).astype(np.uint8)])
+        assert x.dtype == np.uint8, "the images stay uint8 in memory"
+        return np.array([lookup[im.tobytes()] for im in x])
 
     train, test = indices(fed["x"]), indices(scored["x"])
     expected = perceptual.real_factor_split(data, 40, 3)
@@ -114,7 +116,7 @@ def test_the_synthetic_path_is_unchanged(tmp_path, monkeypatch):
     keras.utils.set_random_seed(0)
     _, scores = perceptual.train_factor_cnn(10, 1, 0, verbose=0, data=synthetic)
     f = perceptual.random_factors(10, np.random.default_rng(0))
-    assert np.array_equal(fed["x"], mpi3d_synthetic.render(f).astype(np.float32) / 255), "the same renders"
+    assert fed["x"].dtype == np.uint8 and np.array_equal(fed["x"], mpi3d_synthetic.render(f)), "the same renders"
     assert np.array_equal(fed["y"], perceptual.factor_targets(f)), "the same targets"
     keras.utils.set_random_seed(0)
     assert perceptual.train_factor_cnn(10, 1, 0, verbose=0)[1] == scores, "synthetic data = no data"
@@ -155,3 +157,14 @@ def test_bad_real_data_input_is_refused(real):
         perceptual.real_factor_split(data, 0, 0)
     train, test = perceptual.real_factor_split(data, 95, 0)
     assert len(train) == 95 and len(test) == 1 and sorted({*train, *test}) == list(range(96))
+
+
+def test_the_factor_cnn_learns_from_uint8_images_as_from_floats():
+    rng = np.random.default_rng(0)
+    images = mpi3d_synthetic.render(perceptual.random_factors(8, rng))
+    net, _ = build_factor_cnn((64, 64, 3), perceptual.GROUPS)
+    wrapped = perceptual.on_uint8(net)
+    assert wrapped.input.dtype == "uint8" and wrapped.weights == net.weights, "the same network, a uint8 input"
+    floats = images.astype(np.float32) / 255.0
+    assert np.array_equal(np.asarray(wrapped(images)), np.asarray(net(floats))), "eager: x / 255 exactly"
+    assert np.allclose(wrapped.predict(images, verbose=0), net.predict(floats, verbose=0), rtol=1e-5, atol=1e-6)
