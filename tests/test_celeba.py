@@ -129,6 +129,19 @@ def test_zip_streams_batches_and_skips_a_corrupt_image(data_dir, offline_folder)
     np.testing.assert_allclose(batches[0], expected, atol=1e-6)
 
 
+def test_a_zip_is_opened_once_per_reading_thread_not_once_per_image(data_dir, offline_folder, monkeypatch):
+    (data_dir / "celeba").mkdir(parents=True)
+    with zipfile.ZipFile(data_dir / "celeba" / "img_align_celeba.zip", "w") as archive:
+        for k, data in enumerate(_real_jpgs(offline_folder, 40), 1):
+            archive.writestr(f"img_align_celeba/{k:06d}.jpg", data)
+    faces = load_celeba(verbose=False)
+    opened, real, before = [], zipfile.ZipFile, faces.open_archives  # loading read a few headers already
+    monkeypatch.setattr(celeba_module.zipfile, "ZipFile", lambda *a, **k: opened.append(a) or real(*a, **k))
+    for _ in range(2):  # two epochs
+        assert sum(len(b) for b in faces.dataset(batch_size=8, shuffle=True)) == 40
+    assert len(opened) == faces.open_archives - before <= 2 + (celeba_module.os.cpu_count() or 2), "one per thread"
+
+
 def test_shuffled_stream_is_a_seeded_permutation(tmp_path, offline_folder):
     faces = load_celeba("all", folder=_write_folder(tmp_path / "faces", _real_jpgs(offline_folder, 12)), verbose=False)
     plain = np.concatenate([b.numpy() for b in faces.dataset(5)])

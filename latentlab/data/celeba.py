@@ -212,7 +212,8 @@ class CelebA:
     attributes: Attributes | None = None
 
     def __post_init__(self) -> None:
-        self._local = threading.local()
+        self._archives: dict[int, zipfile.ZipFile] = {}
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.names)
@@ -233,10 +234,20 @@ class CelebA:
 
         if not self.is_zip:
             return Image.open(self.location / name)
-        archive = getattr(self._local, "zip", None)
-        if archive is None:  # one handle per thread: tf.data decodes in parallel
-            archive = self._local.zip = zipfile.ZipFile(self.location)
+        # One handle per thread (tf.data decodes in parallel), kept by thread id: a threading.local did not outlive
+        # one tf.numpy_function call on TensorFlow's threads, so the zip was opened anew for every image, and opening
+        # reads its whole directory (202,599 entries): streaming grew as n^2 (benchmarks/README, bench_scale 02).
+        key = threading.get_ident()
+        archive = self._archives.get(key)
+        if archive is None:
+            with self._lock:
+                archive = self._archives.get(key) or self._archives.setdefault(key, zipfile.ZipFile(self.location))
         return Image.open(io.BytesIO(archive.read(name)))
+
+    @property
+    def open_archives(self) -> int:
+        """How many handles on the zip this set holds: one per thread that read from it."""
+        return len(self._archives)
 
     def read(self, name: str) -> np.ndarray | None:
         """One image preprocessed to (64, 64, 3) uint8, or None (and recorded in ``skipped``) when
