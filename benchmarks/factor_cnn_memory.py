@@ -17,13 +17,11 @@ import os
 import threading
 import time
 
+from vae_step_memory import _kib  # noqa: E402  (a sibling script: run from benchmarks/ or as a path)
+
 
 def _anon_mb() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) // 1024
-    raise KeyError("RssAnon")
+    return int(_kib("RssAnon"))
 
 
 def main(argv: list[str] | None = None) -> None:
