@@ -133,14 +133,14 @@ def section_times(executed: str | Path) -> dict[str, float]:
 
 
 def section_peaks(executed: str | Path, samples: list[tuple[float, float]]) -> dict[str, float]:
-    """The largest sampled memory (``samples``: (Unix time, MB)) while each section's cells ran (0 where no sample
-    fell inside them)."""
+    """The largest sampled memory (``samples``: (Unix time, MB)) while each section's cells ran; NaN where no sample
+    fell inside them (a section shorter than the sampling interval: not measured, rather than 0)."""
     times = np.array([t for t, _ in samples], dtype=float)
     values = np.array([v for _, v in samples], dtype=float)
     out: dict[str, float] = {}
     for section, start, end in cell_intervals(executed):
         inside = values[(times >= start.timestamp()) & (times <= end.timestamp())]
-        out[section] = max(out.get(section, 0.0), float(inside.max(initial=0.0)))
+        out[section] = float(np.fmax(out.get(section, np.nan), inside.max() if inside.size else np.nan))
     return out
 
 
@@ -275,9 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n| section: peak anonymous MB while it ran | {heads} | b |")
     print(f"|---|{'---|' * len(runs)}---|")
     for name in sections:
-        values = [r["section_anon_mb"].get(name, 0.0) for r in runs]
-        b = growth(sizes, values) if len(sizes) > 1 else float("nan")
-        print(f"| {name} | {' | '.join(f'{v:,.0f}' for v in values)} | {b:.2f} |")
+        values = [r["section_anon_mb"].get(name, np.nan) for r in runs]
+        b = growth(sizes, values) if len(sizes) > 1 and np.isfinite(values).all() else float("nan")
+        cells = " | ".join("not sampled" if np.isnan(v) else f"{v:,.0f}" for v in values)
+        print(f"| {name} | {cells} | {b:.2f} |")
     return 0
 
 
