@@ -9,8 +9,10 @@ A notebook's closing cell collects its checks and ends with :meth:`Checks.finish
 
 Every check is evaluated in every profile. ``trained=True`` marks a claim that needs the real training of
 ``cpu`` or ``full``: in ``smoke``, and wherever ``LATENTLAB_MAX_STEPS`` cut the training, it is recorded but not
-asserted. ``asserted=False`` records a claim that this project found to hold on some seeds only: never asserted,
-its status says "not reproduced" where it did not hold. :meth:`~Checks.finish` writes
+asserted. ``learned=True`` marks one that even ``smoke``'s short training shows (the autoencoder beats the mean
+image): asserted in every profile, except where ``LATENTLAB_MAX_STEPS`` cut the training. ``asserted=False``
+records a claim that this project found to hold on some seeds only: never asserted, its status says "not
+reproduced" where it did not hold. :meth:`~Checks.finish` writes
 ``<out_dir>/checks.json`` (read by ``latentlab run --seeds`` to report each check per seed), shows the
 table, and raises one :class:`AssertionError` naming every asserted check that failed, so a run reports
 all of its failures, not just the first.
@@ -66,13 +68,23 @@ class Checks:
         self.cfg = cfg
         self.items: list[Check] = []
 
-    def that(self, holds: bool, claim: str, *, trained: bool = False, asserted: bool = True, **values: Any) -> bool:
-        """Record ``claim`` with the ``values`` it rests on; asserted in every profile, or with
-        ``trained=True`` only in ``cpu`` and ``full`` with the training uncut. ``asserted=False`` records a paper
-        claim that does not hold on every seed here: its status says whether this run reproduced it, and it never
-        fails the run. Returns whether it held."""
-        holds = bool(holds)
-        asserted = asserted and (not trained or (self.cfg.profile in TRAINED_PROFILES and max_steps() is None))
+    def that(
+        self,
+        holds: bool,
+        claim: str,
+        *,
+        trained: bool = False,
+        learned: bool = False,
+        asserted: bool = True,
+        **values: Any,
+    ) -> bool:
+        """Record ``claim`` with the ``values`` it rests on; asserted in every profile, with ``learned=True`` in
+        every profile whose training was not cut, with ``trained=True`` only in ``cpu`` and ``full`` with the
+        training uncut. ``asserted=False`` records a paper claim that does not hold on every seed here: its status
+        says whether this run reproduced it, and it never fails the run. Returns whether it held."""
+        holds, uncut = bool(holds), max_steps() is None
+        asserted = asserted and (not trained or (self.cfg.profile in TRAINED_PROFILES and uncut))
+        asserted = asserted and (not learned or uncut)
         self.items.append(Check(claim, holds, asserted, {k: _short(v) for k, v in values.items()}))
         return holds
 

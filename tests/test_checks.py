@@ -49,6 +49,21 @@ def test_trained_checks_are_not_asserted_when_training_was_cut(tmp_path, monkeyp
         again.finish(display=False)
 
 
+def test_learned_checks_are_asserted_in_smoke_but_not_when_training_was_cut(tmp_path, monkeypatch):
+    for folder in ("uncut", "cut"):
+        (tmp_path / folder).mkdir()
+    with pytest.raises(AssertionError, match="beats the mean"):
+        smoke = Checks(_cfg(tmp_path / "uncut", "smoke"))
+        smoke.that(False, "beats the mean", learned=True)
+        smoke.finish(display=False)
+    monkeypatch.setenv("LATENTLAB_MAX_STEPS", "2")
+    for profile in ("smoke", "full"):
+        cut = Checks(_cfg(tmp_path / "cut", profile))
+        cut.that(False, "beats the mean", learned=True)
+        cut.finish(display=False)  # does not raise: two steps learn nothing
+        assert "not reproduced" in cut.markdown()
+
+
 def test_a_claim_recorded_without_assert_reports_whether_it_held_and_never_fails_the_run(tmp_path):
     checks = Checks(_cfg(tmp_path, "cpu"))
     assert not checks.that(False, "paper: holds on some seeds only", trained=True, asserted=False, ratio=0.6)
