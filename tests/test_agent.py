@@ -36,6 +36,26 @@ def test_make_pairs_are_distinct_real_digits(pairs, mnist):
     assert (np.abs(start - goal).reshape(64, -1).sum(1) > 0).all()
 
 
+def test_make_pairs_converts_only_the_chosen_images_to_the_values_a_whole_conversion_gives(mnist):
+    import tracemalloc
+
+    (x, _), _ = mnist
+    tracemalloc.start()
+    start, goal = make_pairs(x, 2000, np.random.default_rng(3))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # 60,000 digits: as float64 they would be 376 MB; the pairs are 12.5 MB
+    assert peak < 4 * (start.nbytes + goal.nbytes), f"{peak / 2**20:.0f} MB for {start.nbytes / 2**20:.1f} MB pairs"
+    rng = np.random.default_rng(3)
+    i = rng.integers(len(x), size=2000)
+    j = (i + rng.integers(1, len(x), size=2000)) % len(x)
+    whole = (x / 255.0).astype(np.float32)[..., None]
+    np.testing.assert_array_equal(start, whole[i])
+    np.testing.assert_array_equal(goal, whole[j])
+    floats = make_pairs(whole[:300], 50, np.random.default_rng(4))
+    assert floats[0].dtype == np.float32 and floats[0].min() >= 0 and floats[0].max() <= 1
+
+
 def test_transformer_starts_near_identity_and_has_every_head(pairs):
     start, _ = pairs
     T = networks.build_transformer((28, 28, 1), 8)

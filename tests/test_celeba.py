@@ -225,6 +225,22 @@ def test_downscale_averages_pixel_blocks_of_real_faces(offline_folder):
         downscale(faces, 48)
 
 
+def test_downscale_holds_a_float_copy_of_a_chunk_not_of_every_image(offline_folder):
+    import tracemalloc
+
+    from latentlab.data.celeba import downscale
+
+    faces = load_celeba(folder=offline_folder, verbose=False).images(range(100))
+    many = np.concatenate([faces] * 50)  # 5,000 faces, five chunks
+    expected = np.concatenate([downscale(faces, 16)] * 50)
+    tracemalloc.start()
+    small = downscale(many, 16)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_array_equal(small, expected)
+    assert peak < 0.4 * many.size * 4, f"{peak / 2**20:.0f} MB; a float32 copy of all: {many.size * 4 / 2**20:.0f}"
+
+
 #: The header line of CelebA's list_attr_celeba.txt: its 40 attribute names.
 CELEBA_HEADER = (
     "5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose Black_Hair Blond_Hair "

@@ -73,3 +73,18 @@ def test_detail_energy_is_the_laplacian_and_drops_with_blur(small_mnist):
     assert np.allclose(detail_energy((digits * 255).round().astype(np.uint8)), detail_energy(digits), rtol=0.05)
     with pytest.raises(ParameterError):
         detail_energy(np.zeros((2, 2, 2)))
+
+
+def test_detail_energy_of_many_images_holds_a_chunk_in_float64_not_them_all(small_mnist):
+    import tracemalloc
+
+    from latentlab.metrics import detail_energy
+
+    digits = small_mnist[0].reshape(-1, 28, 28)  # 2,000 digits, eight chunks
+    each = [float(detail_energy(digits[i : i + 1])[0]) for i in range(0, len(digits), 97)]
+    tracemalloc.start()
+    energy = detail_energy(digits)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_allclose(energy[::97], each, rtol=1e-12)
+    assert peak < 0.5 * digits.size * 8, f"{peak / 2**20:.1f} MB; all of them in float64: {digits.size * 8 / 2**20:.1f}"

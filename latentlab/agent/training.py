@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from latentlab.agent.model import InterpolationAgent
+from latentlab.batching import batch_slices
 from latentlab.config import deterministic_ops
 from latentlab.errors import ParameterError
 from latentlab.models.training import fit
@@ -17,15 +18,24 @@ from latentlab.models.training import fit
 
 def make_pairs(images: np.ndarray, n_pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``n_pairs`` random (start, goal) pairs of distinct images from ``images`` (n, h, w[, c]) uint8 or
-    float in [0, 1]: two float32 arrays (n_pairs, h, w, c) in [0, 1]."""
+    float in [0, 1]: two float32 arrays (n_pairs, h, w, c) in [0, 1]. Only the chosen images are converted, a
+    chunk at a time: memory holds the pairs, not a float copy of ``images``."""
     x = np.asarray(images)
     if x.ndim not in (3, 4) or len(x) < 2:
         raise ParameterError(f"images of shape {x.shape}: give at least two images (n, h, w) or (n, h, w, c).")
-    x = (x / 255.0 if x.dtype == np.uint8 else x).astype(np.float32)
     x = x[..., None] if x.ndim == 3 else x
     i = rng.integers(len(x), size=n_pairs)
     j = (i + rng.integers(1, len(x), size=n_pairs)) % len(x)
-    return x[i], x[j]
+    return _units(x, i), _units(x, j)
+
+
+def _units(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``x[rows]`` as float32 in [0, 1] (uint8 / 255, in float64 and then rounded: the same values as converting
+    all of ``x`` first), 1,024 rows at a time."""
+    out = np.empty((len(rows), *x.shape[1:]), np.float32)
+    for part in batch_slices(len(rows), 1024):
+        out[part] = x[rows[part]] / 255.0 if x.dtype == np.uint8 else x[rows[part]]
+    return out
 
 
 class DiscriminatorUpdates(keras.callbacks.Callback):

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from latentlab import config
-from latentlab.batching import steady
+from latentlab.batching import batch_slices, steady
 from latentlab.data.sources import DataSource, package_file
 from latentlab.errors import DataFormatError, DataNotFoundError, ParameterError
 
@@ -116,9 +116,11 @@ def downscale(images: np.ndarray, size: int) -> np.ndarray:
             f"cannot shrink {h}x{w} images to {size}x{size}: give square images whose side is "
             f"a multiple of size (e.g. 64 -> 32 or 16)."
         )
-    k = h // size
-    blocks = images.reshape(n, size, k, size, k, c).astype(np.float32).mean(axis=(2, 4))
-    return np.round(blocks).astype(np.uint8)
+    k, out = h // size, np.empty((n, size, size, c), np.uint8)
+    for part in batch_slices(n, 1024):  # a float copy of 1,024 images at a time, not of them all
+        blocks = images[part].reshape(-1, size, k, size, k, c).astype(np.float32).mean(axis=(2, 4))
+        out[part] = np.round(blocks)
+    return out
 
 
 def _header_problem(image: Image.Image) -> str | None:
@@ -277,8 +279,11 @@ class CelebA:
                     f"{len(self)} images."
                 )
             chosen = [self.names[int(i)] for i in idx]
-        out = [im for im in map(self.read, chosen) if im is not None]
-        return np.stack(out) if out else np.zeros((0, SIZE, SIZE, 3), np.uint8)
+        out, kept = np.empty((len(chosen), SIZE, SIZE, 3), np.uint8), 0  # filled in place: no list of them to stack
+        for image in map(self.read, chosen):
+            if image is not None:
+                out[kept], kept = image, kept + 1
+        return out if kept == len(out) else out[:kept].copy()
 
     def attribute(self, name: str) -> np.ndarray:
         """(n,) int8: +1 where an image has CelebA attribute ``name`` (e.g. ``"Male"``), -1 where not, for this set's
