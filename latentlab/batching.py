@@ -110,13 +110,18 @@ def steady(dataset: Any) -> Any:
     return dataset.with_options(options)
 
 
-def array_batches(x: Any, y: Any, batch_size: int, seed: int | None = None, epoch: Any = 0) -> Any:
+def array_batches(
+    x: Any, y: Any, batch_size: int, seed: int | None = None, epoch: Any = 0, from_uint8: bool = False
+) -> Any:
     """A ``tf.data`` pipeline of one epoch of ``(x, y)`` batches for ``model.fit`` on TensorFlow. With a ``seed``,
     the order is a shuffle seeded by ``(seed, epoch)``, where ``epoch`` is a number or a ``tf.Variable`` read each
     time an iterator starts (``fit`` sets it at each epoch's start), so a run resumed at epoch k sees the batches
     an uninterrupted run saw there; without a seed (validation data), items come in order. ``x`` and ``y`` are
     arrays of equal length, or tuples of them (several inputs); ``y`` may be ``x`` itself, which is then held once.
-    Batches are gathered from one copy of the data, as Keras does for arrays, and the pipeline is :func:`steady`."""
+    Batches are gathered from one copy of the data, as Keras does for arrays, and the pipeline is :func:`steady`.
+    With ``from_uint8``, uint8 arrays (images, 0-255) are held as they are and each batch is fed as float32 in [0, 1]
+    (``x / 255`` in float64, then rounded: the values of converting the arrays first), so no float copy of the
+    dataset is ever made."""
     import tensorflow as tf
 
     n = len(x[0] if isinstance(x, (list, tuple)) else x)
@@ -134,8 +139,11 @@ def array_batches(x: Any, y: Any, batch_size: int, seed: int | None = None, epoc
         key = tf.stack([tf.constant(seed, tf.int64), tf.cast(tf.convert_to_tensor(epoch), tf.int64)])
         return tf.random.experimental.stateless_shuffle(indices, seed=key)
 
+    def unit(a: Any) -> Any:
+        return tf.cast(tf.cast(a, tf.float64) / 255.0, tf.float32) if from_uint8 and a.dtype == tf.uint8 else a
+
     def gather(index: Any, held: Any) -> Any:
-        picked = tf.nest.map_structure(lambda a: tf.gather(a, index), held)
+        picked = tf.nest.map_structure(lambda a: unit(tf.gather(a, index)), held)
         return (picked[0], picked[0]) if same else picked
 
     indices = tf.data.Dataset.range(1).map(order).flat_map(lambda o: tf.data.Dataset.from_tensor_slices(o))

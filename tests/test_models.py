@@ -119,6 +119,25 @@ def test_init_from_continues_another_run(tmp_path, small_mnist):
     assert json.loads((tmp_path / "short" / "state.json").read_text())["epoch"] == 2, "the source run was changed"
 
 
+def test_from_uint8_trains_on_the_values_of_a_float_copy_without_making_one(mnist):
+    (x, _), _ = mnist
+    raw = x[:1000].reshape(1000, -1)  # uint8 images
+    floats = (raw / 255.0).astype(np.float32)
+    runs = []
+    for data, options in ((floats, {}), (raw, {"from_uint8": True})):
+        keras.utils.set_random_seed(0)
+        ae = build_dense_autoencoder(1)
+        held = (data[:200], data[:200])
+        history = fit(ae, data, epochs=2, batch_size=128, validation_data=held, verbose=0, **options)
+        runs.append((history, ae.get_weights()))
+    (float_history, float_weights), (uint8_history, uint8_weights) = runs
+    assert uint8_history == float_history and len(uint8_history["val_loss"]) == 2
+    for a, b in zip(float_weights, uint8_weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ParameterError, match="from_uint8=True.*float32"):
+        fit(build_dense_autoencoder(1), floats, epochs=1, from_uint8=True, verbose=0)
+
+
 def test_checkpoint_of_another_model_is_not_loaded(tmp_path, small_mnist):
     x, _ = small_mnist
     fit(build_dense_autoencoder(1), x, epochs=1, batch_size=256, checkpoint_dir=tmp_path, verbose=0)

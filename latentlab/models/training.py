@@ -348,6 +348,28 @@ def _is_arrays(x: Any) -> bool:
     return isinstance(x, np.ndarray)
 
 
+def _uint8_arrays(x: Any, y: Any, validation_data: Any, convert: bool) -> tuple[Any, Any, Any]:
+    """``fit(from_uint8=True)``'s inputs checked to be uint8 arrays; with ``convert``, as float32 in [0, 1]."""
+    arrays = {"x": x, "y": y}
+    if isinstance(validation_data, tuple):
+        arrays.update({f"validation_data[{i}]": a for i, a in enumerate(validation_data)})
+    for name, a in arrays.items():
+        if a is not None and not (isinstance(a, np.ndarray) and a.dtype == np.uint8):
+            raise ParameterError(
+                f"fit(from_uint8=True): {name} is {type(a).__name__} {getattr(a, 'dtype', '')}; give uint8 image "
+                "arrays (0-255), or leave from_uint8 off for floats."
+            )
+    if not convert:
+        return x, y, validation_data
+    unit = lambda a: None if a is None else (a / 255.0).astype(np.float32)  # noqa: E731
+    same = y is x
+    x = unit(x)
+    y = x if same else unit(y)
+    if isinstance(validation_data, tuple):
+        validation_data = tuple(unit(a) for a in validation_data)
+    return x, y, validation_data
+
+
 def _whole(name: str, value: Any, least: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
         raise ParameterError(f"{name}={value!r}: give a whole number >= {least}.")
@@ -394,6 +416,7 @@ def fit(
     n_samples: int | None = None,
     fingerprint: str | None = None,
     seed: int | None = None,
+    from_uint8: bool = False,
 ) -> dict[str, list[float]]:
     """Train ``model`` to ``epochs`` epochs in total and return the loss history of all of them.
 
@@ -410,13 +433,20 @@ def fit(
     and the pipeline does not autotune (with tf.data's autotuning, epochs on 2 cores flipped at random between two
     speeds 1.8x apart). Other backends, and inputs without targets (the interpolation agent's episodes, whose
     `cpu` results were verified on Keras's own shuffling), are shuffled as Keras does.
+
+    ``from_uint8=True`` takes uint8 image arrays (0-255: x, y and validation arrays) and feeds the model float32
+    in [0, 1]: on TensorFlow each batch is converted in the pipeline, so memory holds the uint8 images once, not a
+    float copy (4x their size) and its tensor; other backends convert the arrays once before training.
     """
     epochs, batch_size = _whole("epochs", epochs, 0), _whole("batch_size", batch_size, 1)
     checkpoint_every = _whole("checkpoint_every", checkpoint_every, 1)
     if y is None and n_samples is None:  # an autoencoder: the inputs are the targets
         y = x
+    tensorflow = keras.backend.backend() == "tensorflow"
+    if from_uint8:
+        x, y, validation_data = _uint8_arrays(x, y, validation_data, convert=not tensorflow)
     if _is_arrays(x):
-        fingerprint = data_fingerprint(*(a for a in (x, y) if a is not None))
+        fingerprint = data_fingerprint(*(a for a in (x, y) if a is not None)) + ("/255" if from_uint8 else "")
         n_samples = len(x[0]) if isinstance(x, (list, tuple)) else len(x)
     elif n_samples is None:
         raise ParameterError("A streamed x (a dataset of batches) needs n_samples=<its number of samples>.")
@@ -442,14 +472,14 @@ def fit(
     if verbose != 0:
         cbs.append(Progress(model.name, target, start, cap or math.ceil(n_samples / batch_size)))
     feed = {"x": x, "y": y, "batch_size": batch_size, "shuffle": _is_arrays(x)}
-    if _is_arrays(x) and y is not None and keras.backend.backend() == "tensorflow":
+    if _is_arrays(x) and y is not None and tensorflow:
         import tensorflow as tf
 
         epoch = tf.Variable(start, dtype=tf.int64, trainable=False)
-        stream = array_batches(x, y, batch_size, current_seed() if seed is None else seed, epoch)
+        stream = array_batches(x, y, batch_size, current_seed() if seed is None else seed, epoch, from_uint8)
         feed, cbs = {"x": stream, "y": None, "batch_size": None, "shuffle": False}, [_SetEpoch(epoch), *cbs]
         if isinstance(validation_data, tuple) and len(validation_data) == 2 and _is_arrays(validation_data[0]):
-            validation_data = array_batches(*validation_data, batch_size)
+            validation_data = array_batches(*validation_data, batch_size, from_uint8=from_uint8)
     # (a stream shuffles itself: Keras would reorder a PyDataset's batches with Python's unseeded random)
     build_optimizers(model)
     run = model.fit(
