@@ -36,6 +36,9 @@ SCRIPT = textwrap.dedent(
     ae = build_dense_autoencoder(1)
     out["dense"] = fit(ae, flat, epochs=1, batch_size=64, verbose=0)["loss"]
     out["dense_codes"] = list(predict(ae.encoder, flat[:10]).shape)
+    raw = x[:256].reshape(256, -1)  # uint8: converted once on backends without tf.data
+    keras.utils.set_random_seed(0)  # as for the dense AE above: the same start and order
+    out["uint8"] = fit(build_dense_autoencoder(1), raw, epochs=1, batch_size=64, verbose=0, from_uint8=True)["loss"]
 
     digits = (x[:32, ..., None] / 255.0).astype(np.float32)
     agent = InterpolationAgent(mode="bptt", n_steps=1, width=8)
@@ -62,5 +65,6 @@ def test_dense_ae_agent_and_conv_ae_train_on_jax_without_tensorflow(tmp_path):
     out = json.loads(lines[-1][len("RESULT ") :])
     assert out["backend"] == "jax" and out["stream"] == "FaceBatches"
     assert out["dense_codes"] == [10, 32] and out["agent_final"] == [4, 28, 28, 1] and out["conv_codes"] == [20, 8]
+    assert out["uint8"] == out["dense"], "from_uint8 feeds the values of to_vectors' floats"
     for name in ("dense", "agent", "conv"):
         assert len(out[name]) == 1 and out[name][0] == out[name][0] and abs(out[name][0]) < 1e6, (name, out[name])
