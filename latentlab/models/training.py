@@ -444,7 +444,8 @@ def fit(
         y = x
     tensorflow = keras.backend.backend() == "tensorflow"
     if from_uint8:
-        x, y, validation_data = _uint8_arrays(x, y, validation_data, convert=not tensorflow)
+        # the pipeline converts per batch only on TensorFlow and with targets (inputs alone go to Keras as they are)
+        x, y, validation_data = _uint8_arrays(x, y, validation_data, convert=not tensorflow or y is None)
     if _is_arrays(x):
         fingerprint = data_fingerprint(*(a for a in (x, y) if a is not None)) + ("/255" if from_uint8 else "")
         n_samples = len(x[0]) if isinstance(x, (list, tuple)) else len(x)
