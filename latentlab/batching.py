@@ -34,6 +34,17 @@ def subsample(n: int, size: int | None, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=int(size), replace=False))
 
 
+def unit_floats(x: np.ndarray, rows: np.ndarray | None = None, chunk: int = 1024) -> np.ndarray:
+    """``x[rows]`` (default: all of ``x``) as float32, uint8 images divided by 255 (in float64, then rounded: the
+    values of ``(x / 255.0).astype(np.float32)``), converted ``chunk`` rows at a time: memory holds the float32
+    result and one float64 chunk, never a float64 copy of them all."""
+    rows = np.arange(len(x)) if rows is None else np.asarray(rows)
+    out = np.empty((len(rows), *x.shape[1:]), np.float32)
+    for part in batch_slices(len(rows), chunk):
+        out[part] = x[rows[part]] / 255.0 if x.dtype == np.uint8 else x[rows[part]]
+    return out
+
+
 def _to_numpy(value: Any) -> np.ndarray:
     if isinstance(value, np.ndarray):
         return value

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from latentlab.batching import array_batches, batch_slices, map_batches, predict, predictor
+from latentlab.batching import array_batches, batch_slices, map_batches, predict, predictor, unit_floats
 from latentlab.errors import ParameterError
 
 
@@ -79,3 +79,13 @@ def test_array_batches_keep_several_inputs_and_targets_paired():
 def test_array_batches_do_not_autotune():
     options = array_batches(np.zeros((4, 2)), np.zeros((4, 2)), 2).options()
     assert options.autotune.enabled is False
+
+
+def test_unit_floats_gives_the_values_of_a_whole_conversion_for_the_rows_asked(mnist):
+    (x, _), _ = mnist
+    rows = np.random.default_rng(0).integers(len(x), size=2500)
+    picked = unit_floats(x, rows, chunk=1000)  # three chunks
+    np.testing.assert_array_equal(picked, (x / 255.0).astype(np.float32)[rows])
+    assert picked.dtype == np.float32 and unit_floats(x[:10]).shape == (10, 28, 28)
+    floats = np.random.default_rng(1).uniform(size=(5, 3)).astype(np.float64)
+    np.testing.assert_array_equal(unit_floats(floats), floats.astype(np.float32))

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from latentlab.agent.model import InterpolationAgent
-from latentlab.batching import batch_slices
+from latentlab.batching import unit_floats
 from latentlab.config import deterministic_ops
 from latentlab.errors import ParameterError
 from latentlab.models.training import fit
@@ -26,16 +26,7 @@ def make_pairs(images: np.ndarray, n_pairs: int, rng: np.random.Generator) -> tu
     x = x[..., None] if x.ndim == 3 else x
     i = rng.integers(len(x), size=n_pairs)
     j = (i + rng.integers(1, len(x), size=n_pairs)) % len(x)
-    return _units(x, i), _units(x, j)
-
-
-def _units(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``x[rows]`` as float32 in [0, 1] (uint8 / 255, in float64 and then rounded: the same values as converting
-    all of ``x`` first), 1,024 rows at a time."""
-    out = np.empty((len(rows), *x.shape[1:]), np.float32)
-    for part in batch_slices(len(rows), 1024):
-        out[part] = x[rows[part]] / 255.0 if x.dtype == np.uint8 else x[rows[part]]
-    return out
+    return unit_floats(x, i), unit_floats(x, j)
 
 
 class DiscriminatorUpdates(keras.callbacks.Callback):

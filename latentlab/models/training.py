@@ -28,7 +28,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from latentlab.batching import array_batches
+from latentlab.batching import array_batches, unit_floats
 from latentlab.config import current_seed, max_steps
 from latentlab.errors import ParameterError, TrainingError
 from latentlab.io import atomic_path, write_json
@@ -361,12 +361,11 @@ def _uint8_arrays(x: Any, y: Any, validation_data: Any, convert: bool) -> tuple[
             )
     if not convert:
         return x, y, validation_data
-    unit = lambda a: None if a is None else (a / 255.0).astype(np.float32)  # noqa: E731
     same = y is x
-    x = unit(x)
-    y = x if same else unit(y)
+    x = unit_floats(x)
+    y = x if same else None if y is None else unit_floats(y)
     if isinstance(validation_data, tuple):
-        validation_data = tuple(unit(a) for a in validation_data)
+        validation_data = tuple(unit_floats(a) for a in validation_data)
     return x, y, validation_data
 
 
