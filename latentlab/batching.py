@@ -45,6 +45,51 @@ def unit_floats(x: np.ndarray, rows: np.ndarray | None = None, chunk: int = 1024
     return out
 
 
+class ImageRows:
+    """Rows of an image array read as float32 in [0, 1] when they are used: ``rows[k]`` (an index, a slice or an
+    array of positions) is ``unit_floats(images, index[k])``, so a million-pair training set holds the images once
+    and two index arrays, not float copies of every pair. It has ``len``, ``shape`` and ``dtype`` (float32) as
+    the array it stands for, and ``np.asarray(rows)`` makes that array. :func:`latentlab.models.fit` streams it in
+    batches (on TensorFlow) with the order and values that array would have had."""
+
+    def __init__(self, images: np.ndarray, index: Any) -> None:
+        images, index = np.asarray(images), np.asarray(index)
+        if images.ndim < 2 or index.ndim != 1 or not np.issubdtype(index.dtype, np.integer):
+            raise ParameterError(
+                f"ImageRows: images of shape {images.shape} and an index of shape {index.shape} "
+                f"({index.dtype}); give images (n, ...) and a 1-d integer index into them."
+            )
+        if len(index) and (index.min() < 0 or index.max() >= len(images)):
+            raise ParameterError(
+                f"ImageRows: the index holds {index.min()}..{index.max()}; give positions 0..{len(images) - 1} "
+                f"of the {len(images)} images."
+            )
+        self.images, self.index = images, index.astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.index), *self.images.shape[1:])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.float32)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        picked = self.index[key]
+        return unit_floats(self.images, picked) if picked.ndim else unit_floats(self.images, picked[None])[0]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = unit_floats(self.images, self.index)
+        return out if dtype is None else out.astype(dtype)
+
+    def __repr__(self) -> str:
+        images = self.images
+        return f"ImageRows({len(self)} rows of {len(images)} {images.dtype} images of shape {images.shape[1:]})"
+
+
 def _to_numpy(value: Any) -> np.ndarray:
     if isinstance(value, np.ndarray):
         return value
@@ -161,3 +206,34 @@ def array_batches(
     pairs = tf.data.Dataset.zip((indices.batch(batch_size), tf.data.Dataset.from_tensors(data).repeat()))
     batches = pairs.map(gather).apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))
     return steady(batches.prefetch(2))
+
+
+def shuffled_rows(rows: Sequence[ImageRows], batch_size: int) -> Any:
+    """A ``tf.data`` pipeline of one epoch of batches of ``rows`` (:class:`ImageRows` of equal length, the inputs of
+    a model trained without targets), shuffled as Keras's ``fit`` shuffles arrays: Keras's own array adapter draws
+    the permutation, here over the positions, so the batches are those the float arrays would have given (same
+    order, same values: each batch's images are converted as :func:`unit_floats` converts them). Image arrays
+    shared by several ``rows`` are held once, as they are (uint8 stays uint8)."""
+    import tensorflow as tf
+    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
+    batch_slices(len(rows[0]) if rows else 0, batch_size)  # validates batch_size
+    if not rows or any(not isinstance(r, ImageRows) or len(r) != len(rows[0]) for r in rows):
+        raise ParameterError("shuffled_rows: give ImageRows of equal length, e.g. the two of make_pairs(lazy=True).")
+    held: list[np.ndarray] = []
+    for r in rows:
+        if not any(r.images is h for h in held):
+            held.append(r.images)
+    slot = [next(k for k, h in enumerate(held) if r.images is h) for r in rows]
+    images = tuple(tf.convert_to_tensor(h) for h in held)
+    positions = ArrayDataAdapter(tuple(r.index for r in rows), shuffle=True, batch_size=batch_size).get_tf_dataset()
+
+    def unit(a: Any) -> Any:
+        return tf.cast(tf.cast(a, tf.float64) / 255.0, tf.float32) if a.dtype == tf.uint8 else a
+
+    def read(batch: Any, held_images: Any) -> Any:
+        (index,) = batch
+        return (tuple(unit(tf.gather(held_images[slot[k]], index[k])) for k in range(len(rows))),)
+
+    batches = tf.data.Dataset.zip((positions, tf.data.Dataset.from_tensors(images).repeat())).map(read)
+    return batches.apply(tf.data.experimental.assert_cardinality(-(-len(rows[0]) // batch_size)))

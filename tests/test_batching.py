@@ -2,7 +2,16 @@ import keras
 import numpy as np
 import pytest
 
-from latentlab.batching import array_batches, batch_slices, map_batches, predict, predictor, unit_floats
+from latentlab.batching import (
+    ImageRows,
+    array_batches,
+    batch_slices,
+    map_batches,
+    predict,
+    predictor,
+    shuffled_rows,
+    unit_floats,
+)
 from latentlab.errors import ParameterError
 
 
@@ -89,3 +98,35 @@ def test_unit_floats_gives_the_values_of_a_whole_conversion_for_the_rows_asked(m
     assert picked.dtype == np.float32 and unit_floats(x[:10]).shape == (10, 28, 28)
     floats = np.random.default_rng(1).uniform(size=(5, 3)).astype(np.float64)
     np.testing.assert_array_equal(unit_floats(floats), floats.astype(np.float32))
+
+
+def test_image_rows_read_as_the_float_array_they_stand_for(mnist):
+    (x, _), _ = mnist
+    index = np.random.default_rng(0).integers(len(x), size=300)
+    rows, floats = ImageRows(x, index), (x / 255.0).astype(np.float32)[index]
+    assert rows.shape == floats.shape and rows.dtype == np.float32 and len(rows) == 300
+    np.testing.assert_array_equal(np.asarray(rows), floats)
+    np.testing.assert_array_equal(rows[[5, 0, 5]], floats[[5, 0, 5]])
+    np.testing.assert_array_equal(rows[10:20], floats[10:20])
+    np.testing.assert_array_equal(rows[7], floats[7])
+    for bad in ([len(x)], [-1], [0.5]):
+        with pytest.raises(ParameterError, match="index"):
+            ImageRows(x, np.array(bad))
+
+
+def test_shuffled_rows_give_the_batches_keras_gives_the_float_arrays(mnist):
+    """Same values, and each epoch's order a permutation: equality of whole training runs is tested in test_agent."""
+    (x, _), _ = mnist
+    rng = np.random.default_rng(1)
+    first, second = rng.choice(len(x), size=100, replace=False), rng.integers(len(x), size=100)  # 100 distinct starts
+    batches = list(shuffled_rows([ImageRows(x, first), ImageRows(x, second)], 32))
+    assert [len(b[0][0]) for b in batches] == [32, 32, 32, 4]
+    starts = np.concatenate([b[0][0].numpy() for b in batches])
+    goals = np.concatenate([b[0][1].numpy() for b in batches])
+    flat = unit_floats(x, first).reshape(100, -1)
+    order = [int(np.flatnonzero((flat == s.ravel()).all(1))[0]) for s in starts]
+    assert sorted(order) == list(range(100)), "every pair once"
+    np.testing.assert_array_equal(goals, unit_floats(x, second[order]))
+    assert order != sorted(order), "shuffled"
+    with pytest.raises(ParameterError, match="equal length"):
+        shuffled_rows([ImageRows(x, first), ImageRows(x, second[:50])], 32)

@@ -138,6 +138,23 @@ def test_from_uint8_trains_on_the_values_of_a_float_copy_without_making_one(mnis
         fit(build_dense_autoencoder(1), floats, epochs=1, from_uint8=True, verbose=0)
 
 
+def test_image_rows_with_targets_train_as_the_arrays_they_stand_for(mnist):
+    """Streamed only as inputs alone (the agent): an autoencoder on ImageRows trains on the array they make."""
+    from latentlab.batching import ImageRows
+
+    (x, _), _ = mnist
+    flat = x[:2000].reshape(2000, -1)
+    index = np.random.default_rng(2).integers(2000, size=600)
+    weights = []
+    for data in (ImageRows(flat, index), (flat[index] / 255.0).astype(np.float32)):
+        keras.utils.set_random_seed(0)
+        ae = build_dense_autoencoder(1)
+        fit(ae, data, epochs=1, batch_size=128, verbose=0)
+        weights.append(ae.get_weights())
+    for a, b in zip(*weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_checkpoint_of_another_model_is_not_loaded(tmp_path, small_mnist):
     x, _ = small_mnist
     fit(build_dense_autoencoder(1), x, epochs=1, batch_size=256, checkpoint_dir=tmp_path, verbose=0)

@@ -10,23 +10,28 @@ import keras
 import numpy as np
 
 from latentlab.agent.model import InterpolationAgent
-from latentlab.batching import unit_floats
+from latentlab.batching import ImageRows, unit_floats
 from latentlab.config import deterministic_ops
 from latentlab.errors import ParameterError
 from latentlab.models.training import fit
 
 
-def make_pairs(images: np.ndarray, n_pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def make_pairs(
+    images: np.ndarray, n_pairs: int, rng: np.random.Generator, lazy: bool = False
+) -> tuple[np.ndarray, np.ndarray] | tuple[ImageRows, ImageRows]:
     """``n_pairs`` random (start, goal) pairs of distinct images from ``images`` (n, h, w[, c]) uint8 or
     float in [0, 1]: two float32 arrays (n_pairs, h, w, c) in [0, 1]. Only the chosen images are converted, a
-    chunk at a time: memory holds the pairs, not a float copy of ``images``."""
+    chunk at a time: memory holds the pairs, not a float copy of ``images``. With ``lazy``, the same pairs as
+    two :class:`~latentlab.batching.ImageRows` (the images held once, each pair two positions), which
+    :func:`train_agent` streams in batches with the values and order of the arrays: for many large pairs
+    (20,000 pairs of 64 x 64 faces are 2 GB as floats)."""
     x = np.asarray(images)
     if x.ndim not in (3, 4) or len(x) < 2:
         raise ParameterError(f"images of shape {x.shape}: give at least two images (n, h, w) or (n, h, w, c).")
     x = x[..., None] if x.ndim == 3 else x
     i = rng.integers(len(x), size=n_pairs)
     j = (i + rng.integers(1, len(x), size=n_pairs)) % len(x)
-    return unit_floats(x, i), unit_floats(x, j)
+    return (ImageRows(x, i), ImageRows(x, j)) if lazy else (unit_floats(x, i), unit_floats(x, j))
 
 
 class DiscriminatorUpdates(keras.callbacks.Callback):
@@ -36,7 +41,9 @@ class DiscriminatorUpdates(keras.callbacks.Callback):
     random training pairs. Draws are seeded by ``seed``. D's optimizer state is saved in the agent's
     checkpoints (:func:`latentlab.models.fit`) and restored on resume."""
 
-    def __init__(self, start: np.ndarray, goal: np.ndarray, batch_size: int, seed: int = 0) -> None:
+    def __init__(
+        self, start: np.ndarray | ImageRows, goal: np.ndarray | ImageRows, batch_size: int, seed: int = 0
+    ) -> None:
         super().__init__()
         self.start, self.goal, self.batch_size = start, goal, int(batch_size)
         self.rng = np.random.default_rng(seed)
@@ -68,8 +75,8 @@ def compile_agent(model: InterpolationAgent, learning_rate: float = 3e-3) -> Int
 
 def train_agent(
     model: InterpolationAgent,
-    start: np.ndarray,
-    goal: np.ndarray,
+    start: np.ndarray | ImageRows,
+    goal: np.ndarray | ImageRows,
     *,
     epochs: int,
     batch_size: int = 32,
@@ -79,7 +86,8 @@ def train_agent(
     verbose: int | str = "auto",
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> dict[str, list[float]]:
-    """Compile ``model`` (:func:`compile_agent`, unless it is compiled already) and train it on the pairs with
+    """Compile ``model`` (:func:`compile_agent`, unless it is compiled already) and train it on the pairs (arrays,
+    or the :class:`~latentlab.batching.ImageRows` of ``make_pairs(lazy=True)``) with
     :func:`latentlab.models.fit` (resumable; a NaN loss raises :class:`~latentlab.errors.TrainingError`).
     Returns the per-epoch history: loss, return, final_distance, steps, value_loss, disc_loss, realism,
     policy_std. An agent with ``discriminator_lr`` gets its discriminator updates from a

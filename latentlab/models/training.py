@@ -28,7 +28,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from latentlab.batching import array_batches, unit_floats
+from latentlab.batching import ImageRows, array_batches, shuffled_rows, unit_floats
 from latentlab.config import current_seed, max_steps
 from latentlab.errors import ParameterError, TrainingError
 from latentlab.io import atomic_path, write_json
@@ -55,7 +55,7 @@ def data_fingerprint(*arrays: Any) -> str:
         if isinstance(a, (list, tuple)):
             digest.update(data_fingerprint(*a).encode())
             continue
-        a = np.asarray(a)
+        a = a if isinstance(a, ImageRows) else np.asarray(a)  # rows: the values of the array they stand for
         digest.update(f"{a.shape}{a.dtype}".encode())
         if len(a):
             picks = np.unique(np.linspace(0, len(a) - 1, min(len(a), 257)).astype(int))
@@ -342,10 +342,17 @@ class _SetEpoch(keras.callbacks.Callback):
         self.variable.assign(epoch)
 
 
-def _is_arrays(x: Any) -> bool:
+def _is_arrays(x: Any, kind: type | tuple[type, ...] = np.ndarray) -> bool:
     if isinstance(x, (list, tuple)):
-        return bool(x) and all(isinstance(a, np.ndarray) for a in x)
-    return isinstance(x, np.ndarray)
+        return bool(x) and all(isinstance(a, kind) for a in x)
+    return isinstance(x, kind)
+
+
+def _dense(x: Any) -> Any:
+    """:class:`~latentlab.batching.ImageRows` in ``x`` (one, or a list or tuple) as the arrays they stand for."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(_dense(a) for a in x)
+    return np.asarray(x) if isinstance(x, ImageRows) else x
 
 
 def _uint8_arrays(x: Any, y: Any, validation_data: Any, convert: bool) -> tuple[Any, Any, Any]:
@@ -433,6 +440,11 @@ def fit(
     speeds 1.8x apart). Other backends, and inputs without targets (the interpolation agent's episodes, whose
     `cpu` results were verified on Keras's own shuffling), are shuffled as Keras does.
 
+    Inputs may be :class:`~latentlab.batching.ImageRows` (images picked by index, read as float32 in [0, 1]): on
+    TensorFlow, inputs without targets are streamed by :func:`~latentlab.batching.shuffled_rows`, in Keras's order
+    and with the values of the arrays they stand for (same batches, same weights), holding the images once;
+    otherwise they are made into those arrays first.
+
     ``from_uint8=True`` takes uint8 image arrays (0-255: x, y and validation arrays) and feeds the model float32
     in [0, 1]: on TensorFlow each batch is converted in the pipeline, so memory holds the uint8 images once, not a
     float copy (4x their size) and its tensor; other backends convert the arrays once before training.
@@ -442,10 +454,15 @@ def fit(
     if y is None and n_samples is None:  # an autoencoder: the inputs are the targets
         y = x
     tensorflow = keras.backend.backend() == "tensorflow"
+    rows = _is_arrays(x, ImageRows) and not from_uint8
+    if rows and (y is not None or not tensorflow):  # streamed only as inputs alone, on TensorFlow: else arrays
+        same, rows = y is x, False
+        x = _dense(x)
+        y = x if same else _dense(y)
     if from_uint8:
         # the pipeline converts per batch only on TensorFlow and with targets (inputs alone go to Keras as they are)
         x, y, validation_data = _uint8_arrays(x, y, validation_data, convert=not tensorflow or y is None)
-    if _is_arrays(x):
+    if _is_arrays(x, (np.ndarray, ImageRows)):
         fingerprint = data_fingerprint(*(a for a in (x, y) if a is not None)) + ("/255" if from_uint8 else "")
         n_samples = len(x[0]) if isinstance(x, (list, tuple)) else len(x)
     elif n_samples is None:
@@ -472,6 +489,9 @@ def fit(
     if verbose != 0:
         cbs.append(Progress(model.name, target, start, cap or math.ceil(n_samples / batch_size)))
     feed = {"x": x, "y": y, "batch_size": batch_size, "shuffle": _is_arrays(x)}
+    if rows:
+        feed = {"x": shuffled_rows(list(x) if isinstance(x, (list, tuple)) else [x], batch_size), "y": None}
+        feed.update(batch_size=None, shuffle=False)
     if _is_arrays(x) and y is not None and tensorflow:
         import tensorflow as tf
 
