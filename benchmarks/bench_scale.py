@@ -10,8 +10,9 @@ next invocation), runs the notebook in a fresh process with ``LATENTLAB_DATA`` p
 every item is never cut), and records:
 
 - the peak resident memory of the kernel (the largest ``ru_maxrss`` of the run's child processes), and the peak of
-  its anonymous part, sampled (:class:`PeakAnon`): resident memory counts the pages of a memory-mapped dataset
-  that were read, which the kernel can drop at any time;
+  the anonymous part of the kernel's and the processes it starts (the run-time estimate's), summed and sampled
+  (:class:`PeakAnon`): resident memory counts the pages of a memory-mapped dataset that were read, which the
+  kernel can drop at any time;
 - the wall time of each section of the notebook (its cells' execution times, grouped under the ``## N.``
   headings), and the peak of the sampled anonymous memory while each section's cells ran.
 
@@ -150,13 +151,14 @@ def growth(sizes: list[int], values: list[float]) -> float:
 
 
 class PeakAnon:
-    """The largest anonymous resident memory (RSS less its file-backed and shared pages: what the process itself
-    allocated, not the pages of memory-mapped data files it has read, which the kernel can drop) of any process
-    below ``pid``, sampled every ``every`` seconds while in the ``with`` block (Linux; elsewhere stays 0)."""
+    """The anonymous resident memory (RSS less its file-backed and shared pages: what a process itself allocated,
+    not the pages of memory-mapped data files it has read, which the kernel can drop) of the processes below
+    ``pid``, summed: the kernel and any process it starts, such as the run-time estimate's, which run side by side.
+    Sampled every ``every`` seconds while in the ``with`` block (Linux; elsewhere stays 0)."""
 
     def __init__(self, pid: int, every: float = 0.5) -> None:
         self.pid, self.every, self.peak_mb = pid, every, 0.0
-        self.samples: list[tuple[float, float]] = []  # (Unix time, the largest process's MB) per sample
+        self.samples: list[tuple[float, float]] = []  # (Unix time, MB of the processes below pid) per sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -169,18 +171,18 @@ class PeakAnon:
             return
         while not self._stop.wait(self.every):
             try:
-                procs = [root, *root.children(recursive=True)]
+                procs = root.children(recursive=True)
             except psutil.Error:
                 return
-            largest = 0.0
+            total = 0.0
             for proc in procs:
                 try:
                     info = proc.memory_info()
                 except psutil.Error:
                     continue
-                largest = max(largest, (info.rss - getattr(info, "shared", 0)) / 2**20)
-            self.samples.append((time.time(), largest))
-            self.peak_mb = max(self.peak_mb, largest)
+                total += (info.rss - getattr(info, "shared", 0)) / 2**20
+            self.samples.append((time.time(), total))
+            self.peak_mb = max(self.peak_mb, total)
 
     def __enter__(self) -> PeakAnon:
         self._thread.start()

@@ -6,7 +6,8 @@ profile's sizes), and how many steps the profile gives it, from the profile's ep
 sizes (``"all"`` counts the full dataset: MNIST 60,000, CelebA's 162,770 training images, ATD-12K's 12,000
 triplets, the MPI3D paper sets of 1,600 and 4,800 images). :func:`measure` times a few steps of each stage on
 random inputs of the right shape after one step that traces (whose time alone counts where it is over the
-budget), and :func:`announce` prints the table,
+budget), :func:`estimate` measures every stage (without a GPU in a child process, whose memory goes back to the
+system when it is done) and :func:`announce` prints the table,
 the total and how to choose ``cpu`` instead. What is not counted is said there: data loading, the analyses
 (GMM fits, embeddings, graphs) and per-epoch validation passes, which come on top.
 """
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from latentlab.config import Config, gpu_count
-from latentlab.errors import ParameterError
+from latentlab.errors import ParameterError, TrainingError
 
 #: Items a profile's "all" stands for, per notebook and setting (the full datasets).
 ALL = {
@@ -134,23 +135,34 @@ def _plan_03(cfg: Config) -> list[Stage]:
         model.compile(optimizer=keras.optimizers.Adam(cfg.ft_learning_rate))
         return model
 
+    # Without a GPU both stages are timed at 128 px, the fine-tuning step on one frame, and counted per frame and
+    # per 128-px quarter of a frame (a 256-px frame counts 4). At 256 px a training step peaks at 5 GB of host
+    # memory with one frame and 2.55 GB more per frame of the batch (23 GB at batch 8) and the passes at batch 8 at
+    # 3.6 GB, which TensorFlow keeps for the rest of the process: at 128 px, 3.1 and 1.8 GB. On 2 cores a step at
+    # 256 px took 3.4x (training) and 3.9x (passes) one at 128 px, so these stages come out up to 18% high
+    # (benchmarks/vae_step_memory.py; benchmarks/README.md).
+    gpu = gpu_count() > 0
+    timed, side = (bs, size) if gpu else (1, min(size, 128))
+    tiles = (size / side) ** 2
+
     def passes() -> Callable[[], Any]:
-        model, frames = AutoencoderKL(AutoencoderKLConfig(), seed=cfg.seed), _uniform((bs, size, size, 3))
+        model, frames = AutoencoderKL(AutoencoderKLConfig(), seed=cfg.seed), _uniform((bs, side, side, 3))
         return lambda: model.predict_on_batch(frames)
 
     n_train = _count(cfg, "n_train")
     frames = 3 * (n_train + _count(cfg, "n_val") + _count(cfg, "n_test"))
-    # Without a GPU the fine-tuning step is timed on one frame at a time and counted per frame: a training step of
-    # this VAE at 256 px peaks at 5 GB of host memory with one frame and 2.55 GB more per frame of the batch (23 GB
-    # at batch 8), which the estimate must not cost before the notebook has begun, and on a CPU its time grows in
-    # proportion to the batch (one frame 16 s, two 31 s on 2 cores; benchmarks/vae_step_memory.py).
-    timed = bs if gpu_count() else 1
-    tune = _training(vae, lambda: _uniform((timed, size, size, 3)), lambda: _uniform((timed, size, size, 3)))
+    tune = _training(vae, lambda: _uniform((timed, side, side, 3)), lambda: _uniform((timed, side, side, 3)))
+    per_frame = "" if gpu else f"{side} px: a {size}-px frame counts {tiles:g}"
     return [
-        Stage(f"kl-f8 VAE: encode + decode {frames:,} frames at {size} px", math.ceil(frames / bs), passes),
         Stage(
-            f"kl-f8 VAE: fine-tune on {3 * n_train:,} frames, {cfg.ft_epochs} epochs (timed at batch {timed})",
-            _steps(3 * n_train, timed, cfg.ft_epochs),
+            f"kl-f8 VAE: encode + decode {frames:,} frames at {size} px" + (f" (timed at {per_frame})" * (not gpu)),
+            math.ceil(math.ceil(frames / bs) * tiles),
+            passes,
+        ),
+        Stage(
+            f"kl-f8 VAE: fine-tune on {3 * n_train:,} frames, {cfg.ft_epochs} epochs (timed at batch {timed}"
+            + (f" and {per_frame})" if per_frame else ")"),
+            math.ceil(_steps(3 * n_train, timed, cfg.ft_epochs) * tiles),
             tune,
         ),
     ]
@@ -348,12 +360,71 @@ def measure(stage: Stage, steps: int = 5, budget: float = 30.0) -> Measured:
     return Measured(stage.label, stage.steps, float(np.median(times)), len(times))
 
 
-def estimate(cfg: Config, steps: int = 5, budget: float = 30.0) -> list[Measured]:
-    """Every stage of ``cfg``'s plan, measured on this machine, with a progress bar."""
+def _measure_plan(cfg: Config, steps: int, budget: float, send: Any) -> None:
+    """The child process of :func:`estimate`: every stage of ``cfg``'s plan measured, each result (or the error,
+    as text) sent through the pipe ``send`` as it comes."""
+    try:
+        for stage in plan(cfg):
+            send.send(measure(stage, steps, budget))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
+        send.send(f"{type(exc).__name__}: {exc}")
+    finally:
+        send.close()
+
+
+def _measured_apart(cfg: Config, n: int, steps: int, budget: float, done: Callable[[], Any]) -> list[Measured]:
+    """:func:`estimate` in a child process (spawned, as on every platform): ``n`` results, ``done()`` after each."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_measure_plan, args=(cfg, steps, budget, send), name="latentlab-estimate")
+    child.start()
+    send.close()
+    measured: list[Measured] = []
+    try:
+        while len(measured) < n:
+            try:
+                item = receive.recv()
+            except EOFError:
+                child.join()
+                raise TrainingError(
+                    f"The run-time estimate's process ended (exit code {child.exitcode}) after {len(measured)} of "
+                    f"{n} stages, perhaps out of memory: run the cpu profile, or see what full costs with "
+                    f"`latentlab estimate {cfg.notebook} --profile full` on a larger machine."
+                ) from None
+            if isinstance(item, str):
+                raise TrainingError(f"The run-time estimate failed in its process: {item}")
+            measured.append(item)
+            done()
+    finally:
+        receive.close()
+        child.join(timeout=60)
+        if child.is_alive():
+            child.terminate()
+    return measured
+
+
+def estimate(cfg: Config, steps: int = 5, budget: float = 30.0, apart: bool | None = None) -> list[Measured]:
+    """Every stage of ``cfg``'s plan, measured on this machine, with a progress bar. With ``apart`` (the default
+    without a GPU) the stages run in a child process: the host memory their models take, which TensorFlow keeps
+    until its process ends (3.2 GB for notebook 03's), goes back to the system before the notebook starts its work.
+    With a GPU they run here, where a second process would compete for the GPU's memory."""
     from tqdm.auto import tqdm
 
     stages = plan(cfg)
-    return [measure(s, steps, budget) for s in tqdm(stages, desc=f"estimating {cfg.profile}", unit="stage")]
+    apart = gpu_count() == 0 if apart is None else apart
+    bar = tqdm(total=len(stages), desc=f"estimating {cfg.profile}", unit="stage")
+    try:
+        if apart:
+            return _measured_apart(cfg, len(stages), steps, budget, bar.update)
+        measured = []
+        for stage in stages:
+            measured.append(measure(stage, steps, budget))
+            bar.update()
+        return measured
+    finally:
+        bar.close()
 
 
 def _duration(seconds: float) -> str:
@@ -381,13 +452,14 @@ def table(measured: list[Measured]) -> str:
     return "\n".join(rows)
 
 
-def announce(cfg: Config, steps: int = 5, budget: float = 30.0) -> list[Measured] | None:
-    """In the ``full`` profile, measure and print what this notebook will cost on this machine and how to run
-    ``cpu`` instead (returns the measurements); in other profiles, nothing (returns None)."""
+def announce(cfg: Config, steps: int = 5, budget: float = 30.0, apart: bool | None = None) -> list[Measured] | None:
+    """In the ``full`` profile, measure (:func:`estimate`; ``apart`` as there) and print what this notebook will
+    cost on this machine and how to run ``cpu`` instead (returns the measurements); in other profiles, nothing
+    (returns None)."""
     if cfg.profile != "full":
         return None
     started = time.perf_counter()
-    measured = estimate(cfg, steps, budget)
+    measured = estimate(cfg, steps, budget, apart)
     total, took = sum(m.seconds for m in measured), time.perf_counter() - started
     print(
         f"Profile full: about {_duration(total)} of training and model passes on this machine, from "

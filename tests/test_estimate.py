@@ -7,7 +7,7 @@ import time
 import pytest
 
 from latentlab import cli, config, estimate
-from latentlab.errors import ParameterError
+from latentlab.errors import ParameterError, TrainingError
 
 
 @pytest.mark.parametrize("number", sorted(estimate.PLANS))
@@ -30,15 +30,21 @@ def test_steps_follow_the_profile_sizes():
     assert faces[0].steps == math.ceil(162_770 / 128) * 30 and "162,770 faces" in faces[0].label
 
 
-def test_without_a_gpu_the_vae_fine_tuning_is_timed_one_frame_at_a_time(monkeypatch):
-    # a CPU training step of SD's VAE at batch 8 and 256 px holds 23 GB: the estimate times single frames there
+def test_without_a_gpu_the_vae_is_timed_on_one_frame_at_128_px_and_counted_per_frame_and_tile(monkeypatch):
+    # a CPU training step of SD's VAE at batch 8 and 256 px holds 23 GB, one frame 5 GB, one at 128 px 3 GB: the
+    # estimate times single 128-px frames there, and a 256-px frame counts as four of them
     cfg = config.load("03", profile="full", verbose=False)
-    frames = 3 * 9_000
-    for gpus, batch in ((0, 1), (1, cfg.batch_size)):
+    frames, bs = 3 * 9_000, cfg.batch_size
+    assert cfg.image_size == 256
+    for gpus, batch, tiles in ((0, 1, 4), (1, bs, 1)):
         monkeypatch.setattr(estimate, "gpu_count", lambda gpus=gpus: gpus)
-        (tune,) = [s for s in estimate.plan(cfg) if "fine-tune" in s.label]
-        assert tune.label.endswith(f"(timed at batch {batch})")
-        assert tune.steps == math.ceil(frames / batch) * cfg.ft_epochs
+        passes, tune = estimate.plan(cfg)
+        assert tune.steps == math.ceil(frames / batch) * cfg.ft_epochs * tiles
+        assert passes.steps == math.ceil(3 * 12_000 / bs) * tiles
+        assert tune.label.endswith(
+            f"(timed at batch {batch} and 128 px: a 256-px frame counts 4)" if not gpus else f"(timed at batch {batch})"
+        )
+        assert ("timed at 128 px" in passes.label) == (not gpus)
 
 
 def test_a_stage_is_timed_after_its_trace_and_the_budget_bounds_the_timed_steps():
@@ -78,7 +84,7 @@ def test_full_announces_its_cost_and_how_to_choose_cpu_other_profiles_stay_silen
     full = config.load("01", profile="full", verbose=False)
     stages = estimate.plan(full)[:2]  # the two smallest models: real measurements, full-size step counts
     monkeypatch.setitem(estimate.PLANS, "01", lambda cfg: stages)
-    measured = estimate.announce(full, steps=2)
+    measured = estimate.announce(full, steps=2, apart=False)  # here: a child process would not see the patch
     out = capsys.readouterr().out
     assert [m.label for m in measured] == [s.label for s in stages]
     assert out.startswith("Profile full: about ") and "--profile cpu" in out and "papermill -p profile cpu" in out
@@ -87,7 +93,23 @@ def test_full_announces_its_cost_and_how_to_choose_cpu_other_profiles_stay_silen
 
 def test_the_command_prints_a_table_and_refuses_an_unknown_notebook(monkeypatch, capsys):
     monkeypatch.setitem(estimate.PLANS, "02", lambda cfg: [estimate.Stage("one step", 7, lambda: lambda: None)])
+    monkeypatch.setattr(
+        estimate, "gpu_count", lambda: 1
+    )  # measured here, as with a GPU: a child would not see the patch
     assert cli.main(["estimate", "02", "--profile", "cpu", "--steps", "1"]) == 0
     assert "| one step | 7 |" in capsys.readouterr().out
     assert cli.main(["estimate", "07"]) == 2
     assert "Unknown notebook '07'" in capsys.readouterr().err
+
+
+def test_without_a_gpu_the_stages_are_measured_in_a_child_process(monkeypatch):
+    """The child plans afresh from the settings (its own import of latentlab) and sends each stage's measurement:
+    the same stages as measured here. A child that ends before sending them all is an error that says so."""
+    cfg = config.load("02", profile="smoke", verbose=False)
+    apart = estimate.estimate(cfg, steps=1, apart=True)
+    assert [m.label for m in apart] == [s.label for s in estimate.plan(cfg)]
+    assert all(m.seconds_per_step > 0 and m.timed == 1 for m in apart)
+    one = estimate.plan(cfg)[0]
+    monkeypatch.setitem(estimate.PLANS, "02", lambda cfg: [one, one, one])  # the child still plans one stage
+    with pytest.raises(TrainingError, match=r"process ended \(exit code 0\) after 1 of 3 stages"):
+        estimate.estimate(cfg, steps=1, apart=True)
