@@ -139,8 +139,8 @@ def _plan_03(cfg: Config) -> list[Stage]:
     # per 128-px quarter of a frame (a 256-px frame counts 4). At 256 px a training step peaks at 5 GB of host
     # memory with one frame and 2.55 GB more per frame of the batch (23 GB at batch 8) and the passes at batch 8 at
     # 3.6 GB, which TensorFlow keeps for the rest of the process: at 128 px, 3.1 and 1.8 GB. On 2 cores a step at
-    # 256 px took 3.4x (training) and 3.9x (passes) one at 128 px, so these stages come out up to 18% high
-    # (benchmarks/vae_step_memory.py; benchmarks/README.md).
+    # 256 px took 3.4-5.5x (training, one step timed in each of two runs) and 3.9-4.2x (passes) one at 128 px: the
+    # factor 4 is within about 30% (benchmarks/vae_step_memory.py; benchmarks/README.md).
     gpu = gpu_count() > 0
     timed, side = (bs, size) if gpu else (1, min(size, 128))
     tiles = (size / side) ** 2

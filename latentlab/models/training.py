@@ -441,9 +441,9 @@ def fit(
     `cpu` results were verified on Keras's own shuffling), are shuffled as Keras does.
 
     Inputs may be :class:`~latentlab.batching.ImageRows` (images picked by index, read as float32 in [0, 1]): on
-    TensorFlow, inputs without targets are streamed by :func:`~latentlab.batching.shuffled_rows`, in Keras's order
-    and with the values of the arrays they stand for (same batches, same weights), holding the images once;
-    otherwise they are made into those arrays first.
+    TensorFlow, a list of them without targets is streamed by :func:`~latentlab.batching.shuffled_rows`, in
+    Keras's order and with the values of the arrays they stand for (same batches, same weights), holding the images
+    once; otherwise they are made into those arrays first.
 
     ``from_uint8=True`` takes uint8 image arrays (0-255: x, y and validation arrays) and feeds the model float32
     in [0, 1]: on TensorFlow each batch is converted in the pipeline, so memory holds the uint8 images once, not a
@@ -455,7 +455,7 @@ def fit(
         y = x
     tensorflow = keras.backend.backend() == "tensorflow"
     rows = _is_arrays(x, ImageRows) and not from_uint8
-    if rows and (y is not None or not tensorflow):  # streamed only as inputs alone, on TensorFlow: else arrays
+    if rows and (y is not None or not tensorflow or not isinstance(x, (list, tuple))):  # else: made into arrays
         same, rows = y is x, False
         x = _dense(x)
         y = x if same else _dense(y)
@@ -490,7 +490,7 @@ def fit(
         cbs.append(Progress(model.name, target, start, cap or math.ceil(n_samples / batch_size)))
     feed = {"x": x, "y": y, "batch_size": batch_size, "shuffle": _is_arrays(x)}
     if rows:
-        feed = {"x": shuffled_rows(list(x) if isinstance(x, (list, tuple)) else [x], batch_size), "y": None}
+        feed = {"x": shuffled_rows(list(x), batch_size), "y": None}
         feed.update(batch_size=None, shuffle=False)
     if _is_arrays(x) and y is not None and tensorflow:
         import tensorflow as tf
