@@ -362,8 +362,12 @@ def measure(stage: Stage, steps: int = 5, budget: float = 30.0) -> Measured:
 
 def _measure_plan(cfg: Config, steps: int, budget: float, send: Any) -> None:
     """The child process of :func:`estimate`: every stage of ``cfg``'s plan measured, each result (or the error,
-    as text) sent through the pipe ``send`` as it comes."""
+    as text) sent through the pipe ``send`` as it comes. TensorFlow's start-up lines are kept out of the notebook
+    whose kernel started it (a kernel shows what its child processes write to stderr)."""
+    from latentlab import import_backend_quietly
+
     try:
+        import_backend_quietly()
         for stage in plan(cfg):
             send.send(measure(stage, steps, budget))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
