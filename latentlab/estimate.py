@@ -401,11 +401,11 @@ def _measured_apart(cfg: Config, n: int, steps: int, budget: float, done: Callab
                 raise TrainingError(f"The run-time estimate failed in its process: {item}")
             measured.append(item)
             done()
-    finally:
+    finally:  # stopped early (an error, an interrupt): the child is stopped too, not waited for
         receive.close()
-        child.join(timeout=60)
-        if child.is_alive():
+        if len(measured) < n and child.is_alive():
             child.terminate()
+        child.join(timeout=60)
     return measured
 
 
