@@ -166,6 +166,14 @@ def steady(dataset: Any) -> Any:
     return dataset.with_options(options)
 
 
+def _tf_unit(batch: Any, convert: bool = True) -> Any:
+    """A gathered batch as the pipelines feed it: uint8 images (with ``convert``) as float32 in [0, 1], divided in
+    float64 and then rounded, the values :func:`unit_floats` gives; anything else as it is."""
+    import tensorflow as tf
+
+    return tf.cast(tf.cast(batch, tf.float64) / 255.0, tf.float32) if convert and batch.dtype == tf.uint8 else batch
+
+
 def array_batches(
     x: Any, y: Any, batch_size: int, seed: int | None = None, epoch: Any = 0, from_uint8: bool = False
 ) -> Any:
@@ -195,11 +203,8 @@ def array_batches(
         key = tf.stack([tf.constant(seed, tf.int64), tf.cast(tf.convert_to_tensor(epoch), tf.int64)])
         return tf.random.experimental.stateless_shuffle(indices, seed=key)
 
-    def unit(a: Any) -> Any:
-        return tf.cast(tf.cast(a, tf.float64) / 255.0, tf.float32) if from_uint8 and a.dtype == tf.uint8 else a
-
     def gather(index: Any, held: Any) -> Any:
-        picked = tf.nest.map_structure(lambda a: unit(tf.gather(a, index)), held)
+        picked = tf.nest.map_structure(lambda a: _tf_unit(tf.gather(a, index), from_uint8), held)
         return (picked[0], picked[0]) if same else picked
 
     indices = tf.data.Dataset.range(1).map(order).flat_map(lambda o: tf.data.Dataset.from_tensor_slices(o))
@@ -228,12 +233,9 @@ def shuffled_rows(rows: Sequence[ImageRows], batch_size: int) -> Any:
     images = tuple(tf.convert_to_tensor(h) for h in held)
     positions = ArrayDataAdapter(tuple(r.index for r in rows), shuffle=True, batch_size=batch_size).get_tf_dataset()
 
-    def unit(a: Any) -> Any:
-        return tf.cast(tf.cast(a, tf.float64) / 255.0, tf.float32) if a.dtype == tf.uint8 else a
-
     def read(batch: Any, held_images: Any) -> Any:
         (index,) = batch
-        return (tuple(unit(tf.gather(held_images[slot[k]], index[k])) for k in range(len(rows))),)
+        return (tuple(_tf_unit(tf.gather(held_images[slot[k]], index[k])) for k in range(len(rows))),)
 
     batches = tf.data.Dataset.zip((positions, tf.data.Dataset.from_tensors(images).repeat())).map(read)
     return batches.apply(tf.data.experimental.assert_cardinality(-(-len(rows[0]) // batch_size)))
