@@ -60,3 +60,21 @@ def test_digit_features_take_one_tensor_without_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         assert features(keras.ops.convert_to_tensor(x)).shape[0] == 8
+
+
+def test_digit_features_scale_from_batches_holding_one_batch_of_features(trained, mnist):
+    """The unit-RMS scale is reduced batch by batch: the same scale as from all features at once, without
+    holding them (notebook 05's `full` held 20,000 digits' features as float64, 3 GB)."""
+    import tracemalloc
+
+    from latentlab.batching import predict
+
+    clf, _, _ = trained
+    reference = (mnist[0][0][:4000, ..., None] / 255.0).astype("float32")
+    tracemalloc.start()
+    feats = digit_features(clf, reference)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    every = np.asarray(predict(feats.layers[1], reference), np.float64)  # the trunk's features of all of them
+    assert np.isclose(feats.layers[-1].scale, 1.0 / np.sqrt(np.mean(every**2)), rtol=1e-12)
+    assert peak < every.nbytes / 8, (peak, every.nbytes)

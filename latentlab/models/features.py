@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from latentlab.batching import predict
+from latentlab.batching import map_batches, predict
 from latentlab.errors import DataFormatError, ParameterError
 
 VGG_WEIGHTS = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -116,14 +116,21 @@ def _groups(groups: tuple[int, ...]) -> tuple[int, ...]:
 
 def unit_rms(model: keras.Model, reference: np.ndarray, name: str) -> keras.Model:
     """``model``'s outputs divided by their root-mean-square on ``reference`` images, as a frozen
-    model named ``name``: feature distances then mean the same whatever network gives them."""
+    model named ``name``: feature distances then mean the same whatever network gives them. The features are
+    reduced batch by batch (128 images), so memory holds one batch of them, not those of every reference image
+    (notebook 05's 20,000 digits in `full`: 3 GB as float64)."""
     reference = np.asarray(reference, np.float32)
     if reference.ndim < 2 or len(reference) == 0 or not np.isfinite(reference).all():
         raise ParameterError(
             f"reference images have shape {reference.shape}; give a non-empty batch of finite images in [0, 1]."
         )
-    ref = predict(model, reference, batch_size=128)
-    rms = float(np.sqrt(np.mean(np.square(np.asarray(ref, np.float64)))))
+
+    def squares(batch: np.ndarray) -> np.ndarray:  # per image: the sum of its squared features, and their number
+        f = np.asarray(predict(model, batch, batch_size=len(batch)), np.float64).reshape(len(batch), -1)
+        return np.stack([np.einsum("ij,ij->i", f, f), np.full(len(f), f.shape[1], np.float64)], axis=1)
+
+    total, count = map_batches(squares, reference, batch_size=128).sum(axis=0)
+    rms = float(np.sqrt(total / count))
     if not np.isfinite(rms):
         raise ParameterError(f"{model.name} gives NaN or infinite features on the reference images; check its weights.")
     rms = rms or 1.0
