@@ -32,6 +32,7 @@ from latentlab.batching import ImageRows, array_batches, shuffled_rows, unit_flo
 from latentlab.config import current_seed, max_steps
 from latentlab.errors import ParameterError, TrainingError
 from latentlab.io import atomic_path, write_json
+from latentlab.memory import drop_traced, give_back
 
 STATE = "state.json"
 WEIGHTS = re.compile(r"epoch\d{5}\.weights\.h5")
@@ -448,6 +449,10 @@ def fit(
     ``from_uint8=True`` takes uint8 image arrays (0-255: x, y and validation arrays) and feeds the model float32
     in [0, 1]: on TensorFlow each batch is converted in the pipeline, so memory holds the uint8 images once, not a
     float copy (4x their size) and its tensor; other backends convert the arrays once before training.
+
+    When training ends, the functions Keras traced for it are dropped and freed memory is returned to the system
+    (:mod:`latentlab.memory`), so a notebook that trains one model after another does not keep every model's
+    working memory; a later ``fit`` of the same model traces again.
     """
     epochs, batch_size = _whole("epochs", epochs, 0), _whole("batch_size", batch_size, 1)
     checkpoint_every = _whole("checkpoint_every", checkpoint_every, 1)
@@ -502,15 +507,19 @@ def fit(
             validation_data = array_batches(*validation_data, batch_size, from_uint8=from_uint8)
     # (a stream shuffles itself: Keras would reorder a PyDataset's batches with Python's unseeded random)
     build_optimizers(model)
-    run = model.fit(
-        **feed,
-        steps_per_epoch=cap,
-        epochs=target,
-        initial_epoch=start,
-        validation_data=validation_data,
-        callbacks=cbs,
-        verbose=0,
-    )
+    try:
+        run = model.fit(
+            **feed,
+            steps_per_epoch=cap,
+            epochs=target,
+            initial_epoch=start,
+            validation_data=validation_data,
+            callbacks=cbs,
+            verbose=0,
+        )
+    finally:  # what training held goes back to the system (latentlab.memory)
+        drop_traced(model)
+        give_back()
     if checkpoint_dir is None or cap is not None:
         for key, values in run.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)

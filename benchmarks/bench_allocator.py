@@ -1,0 +1,154 @@
+"""What giving tensors' memory back would cost in speed: training steps with TensorFlow's oneDNN pool (its default,
+which keeps the largest working set a step needed) against the C library's allocator
+(``TF_ONEDNN_USE_SYSTEM_ALLOCATOR=true``, which returns it; see latentlab.memory), and against that allocator told
+to keep freed memory in its heap (glibc's ``mallopt``: no mmap, no trimming; ``heap``), which would avoid a page
+fault per page of every large tensor.
+
+    python benchmarks/bench_allocator.py [--trials 3] [--steps 30] [--work face_agent,conv_ae]
+
+The setting is read once per process, so every trial is a fresh process: pool, system, heap, pool, ... (the
+variants interleaved), each building one model, running ``--steps`` training steps untimed (tracing, warm-up),
+then ``--steps`` timed ones, and reporting steps/s, the peak anonymous memory sampled after every step, and the
+anonymous memory left after the model, its traced functions and its data are deleted and the heap trimmed. Work:
+
+    face_agent  notebook 05's face agent in `full`: 64 x 64 faces, width 32, warp + recolour + blend, 5 steps
+                (BPTT), its discriminator's own updates; batch 64 of random faces
+    conv_ae     notebook 02's convolutional autoencoder (64 x 64, latent 256); batch 64 of random faces
+    dense_ae    notebook 01's 9-layer dense autoencoder; batch 256 of random digits
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+WORK = ("face_agent", "conv_ae", "dense_ae")
+VARIANTS = {"pool": ("false", "0"), "system": ("true", "0"), "heap": ("true", "1")}
+
+
+def _anon() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("RssAnon:")) / 1024
+
+
+def one(work: str, steps: int) -> dict:
+    """One trial in this process (call it in a fresh one: the allocator is chosen when TensorFlow starts)."""
+    import gc
+
+    if os.environ.get("BENCH_HEAP") == "1":  # glibc: no block of its own per large tensor, nothing trimmed on free
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.mallopt(-4, 0)  # M_MMAP_MAX
+        libc.mallopt(-1, 1 << 40)  # M_TRIM_THRESHOLD
+    import keras
+    import numpy as np
+
+    from latentlab.memory import drop_traced, give_back
+
+    rng = np.random.default_rng(0)
+    keras.utils.set_random_seed(0)
+    if work == "face_agent":
+        from latentlab.agent import AgentConfig, InterpolationAgent
+        from latentlab.agent.training import DiscriminatorUpdates, compile_agent
+
+        faces = rng.random((2048, 64, 64, 3), dtype=np.float32)
+        config = AgentConfig(
+            image_shape=(64, 64, 3),
+            mode="bptt",
+            n_steps=5,
+            transformations=("warp", "recolor", "blend"),
+            width=32,
+            max_flow=6.0,
+            step_share=0.25,
+            noise_resolution=None,
+            realism_weight=0.05,
+            discriminator_lr=1e-3,
+            discriminator_steps=2,
+        )
+        model = compile_agent(InterpolationAgent(config))
+        data = {"x": [faces, faces[::-1].copy()], "batch_size": 64}
+        callbacks = [DiscriminatorUpdates(faces, faces[::-1].copy(), 64)]
+    elif work == "conv_ae":
+        from latentlab.models.conv import build_conv_autoencoder
+
+        faces = rng.random((2048, 64, 64, 3), dtype=np.float32)
+        model, data, callbacks = build_conv_autoencoder(256), {"x": faces, "y": faces, "batch_size": 64}, []
+    else:
+        from latentlab.models import build_dense_autoencoder
+
+        digits = rng.random((8192, 784), dtype=np.float32)
+        model, data, callbacks = build_dense_autoencoder(9), {"x": digits, "y": digits, "batch_size": 256}, []
+    peak = [0.0]
+
+    class Sample(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            peak[0] = max(peak[0], _anon())
+
+    kw = {**data, "steps_per_epoch": steps, "verbose": 0, "callbacks": [*callbacks, Sample()]}
+    model.fit(**kw, epochs=1)  # tracing and warm-up
+    started = time.perf_counter()
+    model.fit(**kw, epochs=1)
+    seconds = time.perf_counter() - started
+    drop_traced(model)
+    del model, data, kw, callbacks
+    gc.collect()
+    give_back()
+    return {"steps_per_s": steps / seconds, "peak_anon_mb": peak[0], "left_mb": _anon()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--work", default="face_agent,conv_ae")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one trial of this work in this process
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one, args.steps)))
+        return
+    works = args.work.split(",")
+    if unknown := set(works) - set(WORK):
+        parser.error(f"unknown work {sorted(unknown)}: choose from {', '.join(WORK)}")
+    print(f"{args.trials} trials x {args.steps} timed steps, variants interleaved, each trial a fresh process")
+    for work in works:
+        results: dict[str, list[dict]] = {v: [] for v in VARIANTS}
+        for _ in range(args.trials):
+            for variant, (value, heap) in VARIANTS.items():
+                env = {**os.environ, "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": value, "TF_CPP_MIN_LOG_LEVEL": "3"}
+                env["BENCH_HEAP"] = heap
+                done = subprocess.run(
+                    [sys.executable, __file__, "--one", work, "--steps", str(args.steps)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                )
+                if done.returncode != 0:
+                    raise SystemExit(f"{work} / {variant} failed:\n{done.stderr[-3000:]}")
+                results[variant].append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(f"\n{work}")
+        print("| allocator | steps/s min / median / max | peak anonymous MB (median) | left after, MB (median) |")
+        print("|---|---|---|---|")
+        for variant, rows in results.items():
+            rates = [r["steps_per_s"] for r in rows]
+            peak = statistics.median(r["peak_anon_mb"] for r in rows)
+            left = statistics.median(r["left_mb"] for r in rows)
+            spread = " / ".join(f"{v:.3g}" for v in (min(rates), statistics.median(rates), max(rates)))
+            print(f"| {variant} | {spread} | {peak:,.0f} | {left:,.0f} |")
+        pool = [r["steps_per_s"] for r in results["pool"]]
+        for variant in ("system", "heap"):
+            rates = [r["steps_per_s"] for r in results[variant]]
+            rounds = [s / p for s, p in zip(rates, pool)]
+            print(
+                f"{variant} / pool, ratio of medians: {statistics.median(rates) / statistics.median(pool):.2f} "
+                f"(rounds {min(rounds):.2f}-{max(rounds):.2f})"
+            )
+
+
+if __name__ == "__main__":
+    main()

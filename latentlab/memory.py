@@ -1,0 +1,59 @@
+"""Memory a finished training gives back, so that a notebook's peak is nearer its largest stage than the sum of them.
+
+A Keras model keeps the functions it traced for ``fit`` (and for ``predict_on_batch``, ``train_on_batch``): graphs
+of every unrolled step and its gradients, about 200 MB for a 15-step interpolation agent, kept while the model
+lives (notebook 05 keeps its twelve models). :func:`drop_traced` forgets them (a later ``fit`` traces again, in
+seconds), and :func:`give_back` returns the heap memory that is then free to the system (glibc keeps it otherwise).
+:func:`latentlab.models.fit` does both when its training ends.
+
+What stays: TensorFlow on x86 CPUs allocates tensors from oneDNN's pool, which grows to the largest working set a
+step needed (a batch's activations) and keeps it, reused by every later model. ``TF_ONEDNN_USE_SYSTEM_ALLOCATOR=true``
+(set before TensorFlow starts) makes tensors come from ``malloc`` instead, which gives them back; latentlab does not
+set it, because training ran slower with it (benchmarks/bench_allocator.py). On a GPU the working set is the
+device's memory, not the host's.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import sys
+from typing import Any
+
+_TRACED = ("train_function", "test_function", "predict_function")
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or None where the C library has none (macOS, Windows, musl)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return None
+
+
+def give_back() -> bool:
+    """Return the heap memory that is free to the operating system (glibc's ``malloc_trim(0)``). True if some was
+    returned; False, doing nothing, where the C library cannot (macOS, Windows and musl return large blocks on
+    ``free`` already)."""
+    trim = _malloc_trim()
+    return bool(trim(0)) if trim is not None else False
+
+
+def drop_traced(model: Any) -> int:
+    """Forget the functions ``model`` and the Keras models inside it traced for training, evaluation and
+    prediction (Keras traces them again when next needed). Returns how many were dropped."""
+    dropped, seen, todo = 0, set(), [model]
+    while todo:
+        m = todo.pop()
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
+        for name in _TRACED:
+            if getattr(m, name, None) is not None:
+                setattr(m, name, None)
+                dropped += 1
+        todo.extend(getattr(m, "layers", ()))
+    return dropped
