@@ -2,9 +2,10 @@
 
 A Keras model keeps the functions it traced for ``fit`` (and for ``predict_on_batch``, ``train_on_batch``): graphs
 of every unrolled step and its gradients, about 200 MB for a 15-step interpolation agent, kept while the model
-lives (notebook 05 keeps its twelve models). :func:`drop_traced` forgets them (a later ``fit`` traces again, in
-seconds), and :func:`give_back` returns the heap memory that is then free to the system (glibc keeps it otherwise).
-:func:`latentlab.models.fit` does both when its training ends.
+lives (notebook 05 keeps its ten agents). :func:`drop_traced` forgets them (a later ``fit`` traces again, in
+seconds: :func:`latentlab.agent.train_agent` does it when an agent's training ends; ``fit`` does not, since
+fine-tuning runs one ``fit`` per epoch), and :func:`give_back` returns the heap memory that is then free to the
+system (glibc keeps it otherwise; :func:`latentlab.models.fit` calls it when its training ends).
 
 What stays: TensorFlow on x86 CPUs allocates tensors from oneDNN's pool, which grows to the largest working set a
 step needed (a batch's activations) and keeps it, reused by every later model. ``TF_ONEDNN_USE_SYSTEM_ALLOCATOR=true``

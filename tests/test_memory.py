@@ -6,19 +6,19 @@ import sys
 import keras
 import numpy as np
 
+from latentlab.agent import InterpolationAgent, make_pairs, train_agent
 from latentlab.memory import drop_traced, give_back
-from latentlab.models import build_dense_autoencoder, fit
 
 
-def test_fit_forgets_its_traced_function_and_trains_on_after_it(mnist):
+def test_train_agent_forgets_its_traced_functions_and_trains_on_after_them(mnist):
     (x, _), _ = mnist
-    x = x[:512].reshape(512, -1) / 255.0
-    keras.utils.set_random_seed(0)
-    ae = build_dense_autoencoder(5)
-    first = fit(ae, x, epochs=1, batch_size=64, verbose=0)
-    assert ae.train_function is None  # dropped by fit
-    both = fit(ae, x, epochs=2, batch_size=64, verbose=0)  # traced again, and it still learns
-    assert len(both["loss"]) == 2 and both["loss"][-1] < first["loss"][0]
+    start, goal = make_pairs(x[:500], 64, np.random.default_rng(0))
+    agent = InterpolationAgent(mode="bptt", n_steps=2, width=4, seed=0, discriminator_lr=1e-3)
+    first = train_agent(agent, start, goal, epochs=1, batch_size=16, verbose=0)
+    assert agent.train_function is None and agent.predict_function is None  # dropped, discriminator's too
+    assert agent.discriminator.train_function is None
+    both = train_agent(agent, start, goal, epochs=2, batch_size=16, verbose=0)  # traced again, and it trains on
+    assert len(both["loss"]) == 2 and both["final_distance"][-1] < first["final_distance"][0]
 
 
 def test_drop_traced_reaches_models_inside_a_model():

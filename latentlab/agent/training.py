@@ -13,6 +13,7 @@ from latentlab.agent.model import InterpolationAgent
 from latentlab.batching import ImageRows, unit_floats
 from latentlab.config import deterministic_ops
 from latentlab.errors import ParameterError
+from latentlab.memory import drop_traced, give_back
 from latentlab.models.training import fit
 
 
@@ -93,7 +94,8 @@ def train_agent(
     policy_std. An agent with ``discriminator_lr`` gets its discriminator updates from a
     :class:`DiscriminatorUpdates` callback on these pairs. ``init_from`` (another agent's checkpoint folder, same
     settings) starts an empty ``checkpoint_dir`` from that run's state, to train it further. Training runs with
-    deterministic kernels, so the same seed gives the same agent."""
+    deterministic kernels, so the same seed gives the same agent. When training ends, the functions Keras traced for
+    it are dropped (:func:`latentlab.memory.drop_traced`): a notebook keeps its agents, not each one's graphs."""
     if len(start) != len(goal):
         raise ParameterError(f"{len(start)} starts and {len(goal)} goals: give one goal per start.")
     if not model.compiled:
@@ -103,15 +105,19 @@ def train_agent(
         if model.config.discriminator_lr is None
         else [DiscriminatorUpdates(start, goal, batch_size, model.config.seed)]
     )
-    with deterministic_ops(model.config.seed):  # same seed, same agent: see config.deterministic_ops
-        return fit(
-            model,
-            [start, goal],
-            epochs=epochs,
-            batch_size=batch_size,
-            checkpoint_dir=checkpoint_dir,
-            init_from=init_from,
-            verbose=verbose,
-            n_samples=len(start),
-            callbacks=[*own, *callbacks],
-        )
+    try:
+        with deterministic_ops(model.config.seed):  # same seed, same agent: see config.deterministic_ops
+            return fit(
+                model,
+                [start, goal],
+                epochs=epochs,
+                batch_size=batch_size,
+                checkpoint_dir=checkpoint_dir,
+                init_from=init_from,
+                verbose=verbose,
+                n_samples=len(start),
+                callbacks=[*own, *callbacks],
+            )
+    finally:  # its traced episode and gradients: about 200 MB for 15 steps, kept while the agent lives
+        drop_traced(model)
+        give_back()

@@ -32,7 +32,7 @@ from latentlab.batching import ImageRows, array_batches, shuffled_rows, unit_flo
 from latentlab.config import current_seed, max_steps
 from latentlab.errors import ParameterError, TrainingError
 from latentlab.io import atomic_path, write_json
-from latentlab.memory import drop_traced, give_back
+from latentlab.memory import give_back
 
 STATE = "state.json"
 WEIGHTS = re.compile(r"epoch\d{5}\.weights\.h5")
@@ -450,9 +450,7 @@ def fit(
     in [0, 1]: on TensorFlow each batch is converted in the pipeline, so memory holds the uint8 images once, not a
     float copy (4x their size) and its tensor; other backends convert the arrays once before training.
 
-    When training ends, the functions Keras traced for it are dropped and freed memory is returned to the system
-    (:mod:`latentlab.memory`), so a notebook that trains one model after another does not keep every model's
-    working memory; a later ``fit`` of the same model traces again.
+    When training ends, the heap's free memory is returned to the system (:func:`latentlab.memory.give_back`).
     """
     epochs, batch_size = _whole("epochs", epochs, 0), _whole("batch_size", batch_size, 1)
     checkpoint_every = _whole("checkpoint_every", checkpoint_every, 1)
@@ -517,8 +515,7 @@ def fit(
             callbacks=cbs,
             verbose=0,
         )
-    finally:  # what training held goes back to the system (latentlab.memory)
-        drop_traced(model)
+    finally:  # the heap's free memory goes back to the system (latentlab.memory)
         give_back()
     if checkpoint_dir is None or cap is not None:
         for key, values in run.history.items():
