@@ -120,4 +120,4 @@ def train_agent(
             )
     finally:  # its traced episode and gradients: about 200 MB for 15 steps, kept while the agent lives
         drop_traced(model)
-        give_back()
+        give_back()  # again: fit trimmed the heap before these graphs were freed

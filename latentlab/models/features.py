@@ -125,12 +125,11 @@ def unit_rms(model: keras.Model, reference: np.ndarray, name: str) -> keras.Mode
             f"reference images have shape {reference.shape}; give a non-empty batch of finite images in [0, 1]."
         )
 
-    def squares(batch: np.ndarray) -> np.ndarray:  # per image: the sum of its squared features, and their number
+    def mean_square(batch: np.ndarray) -> np.ndarray:  # per image (each has as many features)
         f = np.asarray(predict(model, batch, batch_size=len(batch)), np.float64).reshape(len(batch), -1)
-        return np.stack([np.einsum("ij,ij->i", f, f), np.full(len(f), f.shape[1], np.float64)], axis=1)
+        return np.einsum("ij,ij->i", f, f) / f.shape[1]
 
-    total, count = map_batches(squares, reference, batch_size=128).sum(axis=0)
-    rms = float(np.sqrt(total / count))
+    rms = float(np.sqrt(map_batches(mean_square, reference, batch_size=128).mean()))
     if not np.isfinite(rms):
         raise ParameterError(f"{model.name} gives NaN or infinite features on the reference images; check its weights.")
     rms = rms or 1.0
