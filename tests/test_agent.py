@@ -510,6 +510,27 @@ def test_path_scores_of_known_paths(pairs, digit_feature_net):
     assert "reads_as_goal" not in path_scores(still, goal, judge, start)
 
 
+def test_path_scores_go_chunk_by_chunk_with_the_scores_of_one_pass(pairs):
+    import tracemalloc
+
+    start, goal = pairs
+    keras.utils.set_random_seed(1)
+    judge = networks.build_discriminator((28, 28, 1), 8)
+    paths = cross_dissolve(start, goal, 33)  # 64 paths of 32 frames after the start: 6.3 MB
+    alive = np.ones(paths.shape[:2], np.float32)
+    alive[::3, 20:] = 0  # a third of the paths end early
+    whole = path_scores(paths, goal, judge, start, alive=alive, chunk=10**6)
+    tracemalloc.start()
+    chunked = path_scores(paths, goal, judge, start, alive=alive, chunk=64)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert chunked.keys() == whole.keys()
+    for key in whole:
+        assert np.isclose(chunked[key], whole[key], rtol=1e-6, atol=0), (key, chunked[key], whole[key])
+    # one pass copies every live frame (6 MB, and 12 MB as float64 for the distances)
+    assert peak < paths.nbytes / 2, f"{peak / 2**20:.1f} MB traced for {paths.nbytes / 2**20:.1f} MB of paths"
+
+
 def test_step_share_caps_how_much_of_a_pixel_one_step_replaces():
     T = networks.build_transformer((32, 32, 3), 8, ("warp", "recolor", "blend"), 8, step_share=0.3)
     state = np.random.default_rng(0).random((2, 32, 32, 3)).astype(np.float32)

@@ -13,7 +13,7 @@ import numpy as np
 from keras import ops
 
 from latentlab.agent.model import InterpolationAgent
-from latentlab.batching import map_batches
+from latentlab.batching import batch_slices, map_batches, predict
 from latentlab.errors import ParameterError
 from latentlab.metrics import detail_energy, nearest_distances
 
@@ -109,6 +109,7 @@ def path_scores(
     references: np.ndarray,
     alive: np.ndarray | None = None,
     classifier: keras.Model | None = None,
+    chunk: int = 2048,
 ) -> dict[str, float]:
     """Score interpolation paths (n, k, h, w, c) whose last live frame is the end point, against
     ``goals`` (n, h, w, c). ``alive`` (n, k) marks the frames that exist (default: all). Returns the
@@ -117,25 +118,39 @@ def path_scores(
     those frames to the nearest of ``references`` (m, h, w, c), lower = closer to real images),
     ``detail`` (their mean :func:`~latentlab.metrics.detail_energy`, to compare with real images') and
     ``steps`` (mean number of frames after the first); with a ``classifier`` (images -> class scores),
-    also ``reads_as_goal``: the share of paths whose end point it assigns the class it assigns the goal."""
-    paths = np.asarray(paths, np.float32)
+    also ``reads_as_goal``: the share of paths whose end point it assigns the class it assigns the goal.
+
+    The frames after the first are scored about ``chunk`` at a time (whole paths per chunk), so memory holds one
+    chunk's copy beside the paths, not a copy of them all (notebook 05's face paths in ``full`` are 0.8 GB each)."""
     n, k = paths.shape[:2]
     alive = np.ones((n, k), np.float32) if alive is None else np.asarray(alive, np.float32)
     last = alive.sum(1).astype(int) - 1
-    final = paths[np.arange(n), last]
-    inner = paths[:, 1:][alive[:, 1:] > 0]
-    if len(inner) == 0:
-        inner = final
-    prob = ops.convert_to_numpy(ops.sigmoid(discriminator.predict(inner, batch_size=512, verbose=0)))
-    nearest = nearest_distances(inner.reshape(len(inner), -1), references.reshape(len(references), -1))[0]
+    final = np.asarray(paths[np.arange(n), last], np.float32)
+    live = alive[:, 1:] > 0
+    flat_references = np.asarray(references).reshape(len(references), -1)
+    if live.any():
+        rows_per_chunk = max(1, chunk // (k - 1))
+        chunks = (np.asarray(paths[rows, 1:], np.float32)[live[rows]] for rows in batch_slices(n, rows_per_chunk))
+    else:
+        chunks = iter([final])  # no frame after the first anywhere: the end points are what is scored
+    parts = [
+        (
+            ops.convert_to_numpy(ops.sigmoid(predict(discriminator, inner, batch_size=512))).reshape(-1),
+            nearest_distances(inner.reshape(len(inner), -1), flat_references)[0],
+            detail_energy(inner),
+        )
+        for inner in chunks
+        if len(inner)
+    ]
+    prob, nearest, detail = (np.concatenate(values) for values in zip(*parts))
     scores = {
-        "final_distance": float(((final - goals) ** 2).mean()),
+        "final_distance": float(((final - np.asarray(goals, np.float32)) ** 2).mean()),
         "realism": float(prob.mean()),
         "nearest_real": float(nearest.mean()),
-        "detail": float(detail_energy(inner).mean()),
+        "detail": float(detail.mean()),
         "steps": float(last.mean()),
     }
     if classifier is not None:
-        read = [np.argmax(classifier.predict(x, batch_size=512, verbose=0), axis=-1) for x in (final, goals)]
+        read = [np.argmax(predict(classifier, x, batch_size=512), axis=-1) for x in (final, goals)]
         scores["reads_as_goal"] = float((read[0] == read[1]).mean())
     return scores
