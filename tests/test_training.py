@@ -110,6 +110,38 @@ def test_the_step_cap_trains_a_few_steps_and_writes_no_checkpoint(tmp_path, x, m
         fit(model, x, epochs=1, verbose=0)
 
 
+@pytest.mark.parametrize("data", ["arrays", "tf.data", "PyDataset"])
+def test_the_step_cap_holds_when_a_call_runs_several_steps(x, monkeypatch, data):
+    # steps_per_execution=16 runs up to 16 steps per call whatever steps_per_epoch says: the data is cut instead
+    monkeypatch.setenv("LATENTLAB_MAX_STEPS", "2")
+    read = []
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return len(x) // 16
+
+        def __getitem__(self, i):
+            read.append(i)
+            return x[i * 16 : (i + 1) * 16], x[i * 16 : (i + 1) * 16]
+
+    if data == "tf.data":
+        if keras.backend.backend() != "tensorflow":
+            pytest.skip("tf.data needs TensorFlow")
+        import tensorflow as tf
+
+        feed = {"x": tf.data.Dataset.from_tensor_slices((x, x)).batch(16), "n_samples": len(x)}
+    else:
+        feed = {"x": x} if data == "arrays" else {"x": Batches(), "n_samples": len(x)}
+    keras.utils.set_random_seed(0)
+    model = build_dense_autoencoder(1)
+    model.compile(optimizer="adam", loss="mse", steps_per_execution=16)
+    assert len(x) // 16 > 16, "the data must hold more batches than one call runs"
+    fit(model, **feed, epochs=3, batch_size=16, verbose=0)
+    assert int(model.optimizer.iterations) == 2
+    if data == "PyDataset":
+        assert sorted(set(read)) == [0, 1], read
+
+
 def test_training_shows_one_progress_bar_not_a_line_per_epoch(x, capsys):
     keras.utils.set_random_seed(0)
     fit(build_dense_autoencoder(1, name="tiny_ae"), x, epochs=3, batch_size=128)

@@ -356,6 +356,49 @@ def _dense(x: Any) -> Any:
     return np.asarray(x) if isinstance(x, ImageRows) else x
 
 
+class _FirstBatches(keras.utils.PyDataset):
+    """The first ``n`` batches of a ``PyDataset``."""
+
+    def __init__(self, data: keras.utils.PyDataset, n: int) -> None:
+        super().__init__()
+        self.data, self.n = data, n
+
+    def __len__(self) -> int:
+        return min(self.n, len(self.data))
+
+    def __getitem__(self, index: int) -> Any:
+        return self.data[index]
+
+    def on_epoch_end(self) -> None:
+        self.data.on_epoch_end()
+
+
+def _first_batches(feed: dict[str, Any], n: int) -> dict[str, Any]:
+    """``model.fit``'s inputs cut to their first ``n`` batches (``LATENTLAB_MAX_STEPS``). ``steps_per_epoch`` alone
+    does not cut them: a compiled ``steps_per_execution`` of 16 runs up to 16 steps per call whatever it says."""
+    x = feed["x"]
+    if isinstance(x, keras.utils.PyDataset):
+        return {**feed, "x": _FirstBatches(x, n)}
+    if hasattr(x, "take") and hasattr(x, "element_spec"):  # a tf.data.Dataset
+        return {**feed, "x": x.take(n)}
+    if feed.get("batch_size"):  # arrays (or lists of them) that Keras batches
+        rows = slice(0, n * feed["batch_size"])
+        return {**feed, **{k: _rows_of(feed[k], rows) for k in ("x", "y") if feed.get(k) is not None}}
+    raise ParameterError(
+        f"LATENTLAB_MAX_STEPS cannot cut a {type(x).__name__} to its first batches; give arrays, a tf.data.Dataset "
+        "or a keras.utils.PyDataset, or unset LATENTLAB_MAX_STEPS."
+    )
+
+
+def _rows_of(x: Any, rows: slice) -> Any:
+    """``rows`` of an array, or of each array of a list, tuple or dict of them."""
+    if isinstance(x, dict):
+        return {k: a[rows] for k, a in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(a[rows] for a in x)
+    return x[rows]
+
+
 def _uint8_arrays(x: Any, y: Any, validation_data: Any, convert: bool) -> tuple[Any, Any, Any]:
     """``fit(from_uint8=True)``'s inputs checked to be uint8 arrays; with ``convert``, as float32 in [0, 1]."""
     arrays = {"x": x, "y": y}
@@ -504,6 +547,8 @@ def fit(
         if isinstance(validation_data, tuple) and len(validation_data) == 2 and _is_arrays(validation_data[0]):
             validation_data = array_batches(*validation_data, batch_size, from_uint8=from_uint8)
     # (a stream shuffles itself: Keras would reorder a PyDataset's batches with Python's unseeded random)
+    if cap is not None:
+        feed = _first_batches(feed, cap)
     build_optimizers(model)
     try:
         run = model.fit(
