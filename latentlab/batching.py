@@ -101,19 +101,31 @@ def _to_numpy(value: Any) -> np.ndarray:
         return np.asarray(value)
 
 
-def _concat(parts: Sequence[Any]) -> Any:
-    first = parts[0]
-    if isinstance(first, dict):
-        return {k: _concat([p[k] for p in parts]) for k in first}
-    if isinstance(first, (tuple, list)):
-        return type(first)(_concat([p[i] for p in parts]) for i in range(len(first)))
-    return np.concatenate([np.atleast_1d(_to_numpy(p)) for p in parts])
+def _place(out: Any, part: Any, rows: slice, n: int) -> Any:
+    """Write one batch's output ``part`` (an array or tensor, or a dict / tuple / list of them, each with one row per
+    item of the batch) into ``out`` at ``rows``; ``out`` (None at the first batch) is allocated (n, ...) then."""
+    if isinstance(part, dict):
+        return {k: _place(None if out is None else out[k], v, rows, n) for k, v in part.items()}
+    if isinstance(part, (tuple, list)):
+        slots = [None] * len(part) if out is None else out
+        return type(part)(_place(o, v, rows, n) for o, v in zip(slots, part))
+    value = np.atleast_1d(_to_numpy(part))
+    if len(value) != rows.stop - rows.start:
+        raise ParameterError(
+            f"map_batches: fn gave {len(value)} rows for a batch of {rows.stop - rows.start} items; it must give "
+            "one row per item (outputs are stacked along the first axis)."
+        )
+    if out is None:
+        out = np.empty((n, *value.shape[1:]), value.dtype)
+    out[rows] = value
+    return out
 
 
 def map_batches(fn: Callable[..., Any], *arrays: Any, batch_size: int = 256, progress: str | None = None) -> Any:
     """``fn(*batches)`` for consecutive batches of ``arrays`` (each of length n, indexable by slices),
-    outputs concatenated along the first axis: an array (n, ...), or a tuple / dict of them. ``progress``
-    names a progress bar (tqdm) shown while the batches run."""
+    outputs (one row per item) stacked along the first axis: an array (n, ...), or a tuple / dict of them, filled
+    batch by batch (no list of every batch's output beside the result). ``progress`` names a progress bar (tqdm)
+    shown while the batches run."""
     if not arrays:
         raise ParameterError("map_batches needs at least one array to batch.")
     n = len(arrays[0])
@@ -128,7 +140,10 @@ def map_batches(fn: Callable[..., Any], *arrays: Any, batch_size: int = 256, pro
         from tqdm.auto import tqdm
 
         slices = tqdm(slices, desc=progress, unit="batch", leave=False)
-    return _concat([fn(*(a[s] for a in arrays)) for s in slices])
+    out = None  # written batch by batch: memory holds the result and one batch's output, never a list of them all
+    for s in slices:
+        out = _place(out, fn(*(a[s] for a in arrays)), s, n)
+    return out
 
 
 def predict(model: Callable[..., Any], x: Any, batch_size: int = 256, progress: str | None = None) -> Any:

@@ -30,6 +30,27 @@ def test_batches_cover_every_item_once_and_outputs_keep_their_structure():
     assert [s.start for s in batch_slices(10, 4)] == [0, 4, 8]
 
 
+def test_outputs_are_written_batch_by_batch_not_collected_and_concatenated():
+    import tracemalloc
+
+    x = np.arange(4000, dtype=np.float32)
+
+    def wide(a):  # (batch, 1000) float32: the result is 16 MB, one batch's output 1 MB
+        return {"rows": np.repeat(a[:, None], 1000, axis=1), "ids": (a.astype(np.int64),)}
+
+    tracemalloc.start()
+    out = map_batches(wide, x, batch_size=256)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert out["rows"].shape == (4000, 1000) and out["rows"].dtype == np.float32
+    np.testing.assert_array_equal(out["rows"][:, 7], x)
+    np.testing.assert_array_equal(out["ids"][0], np.arange(4000))
+    result = out["rows"].nbytes + out["ids"][0].nbytes
+    assert peak < 1.25 * result, f"{peak / 2**20:.1f} MB traced for a {result / 2**20:.1f} MB result"
+    with pytest.raises(ParameterError, match="one row per item"):
+        map_batches(lambda a: a.sum(keepdims=True), x, batch_size=256)
+
+
 @pytest.mark.parametrize("size", [0, -1, 2.5, True])
 def test_batch_size_must_be_a_positive_whole_number(size):
     with pytest.raises(ParameterError, match="batch_size"):
