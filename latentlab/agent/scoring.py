@@ -74,9 +74,14 @@ def step_distances(states: np.ndarray, start: np.ndarray, goal: np.ndarray) -> d
 
 
 def cross_dissolve(start: np.ndarray, goal: np.ndarray, n_frames: int) -> np.ndarray:
-    """Pixel cross-dissolve: (n, h, w, c) pairs -> (n, n_frames, h, w, c), ``(1 - t) start + t goal``."""
-    t = np.linspace(0.0, 1.0, n_frames, dtype=np.float32)[None, :, None, None, None]
-    return (1 - t) * start[:, None] + t * goal[:, None]
+    """Pixel cross-dissolve: (n, h, w, c) pairs -> (n, n_frames, h, w, c), ``(1 - t) start + t goal``, written frame
+    by frame (memory holds the result and two frames' temporaries, not three arrays of the result's size)."""
+    start, goal = np.asarray(start), np.asarray(goal)
+    t = np.linspace(0.0, 1.0, n_frames, dtype=np.float32)
+    out = np.empty((len(start), n_frames, *start.shape[1:]), np.result_type(t, start, goal))
+    for i, ti in enumerate(t):
+        out[:, i] = (1 - ti) * start + ti * goal
+    return out
 
 
 def latent_interpolation(
@@ -122,6 +127,7 @@ def path_scores(
 
     The frames after the first are scored about ``chunk`` at a time (whole paths per chunk), so memory holds one
     chunk's copy beside the paths, not a copy of them all (notebook 05's face paths in ``full`` are 0.8 GB each)."""
+    paths = paths if isinstance(paths, np.ndarray) else np.asarray(paths, np.float32)  # an array is not copied
     n, k = paths.shape[:2]
     alive = np.ones((n, k), np.float32) if alive is None else np.asarray(alive, np.float32)
     last = alive.sum(1).astype(int) - 1
