@@ -383,20 +383,12 @@ def _first_batches(feed: dict[str, Any], n: int) -> dict[str, Any]:
         return {**feed, "x": x.take(n)}
     if feed.get("batch_size"):  # arrays (or lists of them) that Keras batches
         rows = slice(0, n * feed["batch_size"])
-        return {**feed, **{k: _rows_of(feed[k], rows) for k in ("x", "y") if feed.get(k) is not None}}
+        cut = {k: keras.tree.map_structure(lambda a: a[rows], feed[k]) for k in ("x", "y") if feed.get(k) is not None}
+        return {**feed, **cut}
     raise ParameterError(
         f"LATENTLAB_MAX_STEPS cannot cut a {type(x).__name__} to its first batches; give arrays, a tf.data.Dataset "
         "or a keras.utils.PyDataset, or unset LATENTLAB_MAX_STEPS."
     )
-
-
-def _rows_of(x: Any, rows: slice) -> Any:
-    """``rows`` of an array, or of each array of a list, tuple or dict of them."""
-    if isinstance(x, dict):
-        return {k: a[rows] for k, a in x.items()}
-    if isinstance(x, (list, tuple)):
-        return type(x)(a[rows] for a in x)
-    return x[rows]
 
 
 def _uint8_arrays(x: Any, y: Any, validation_data: Any, convert: bool) -> tuple[Any, Any, Any]:
