@@ -15,6 +15,16 @@ from latentlab.latent.triplets import path_geometry, triplet_structure
 SIZE = 32
 
 
+def held_bytes(arrays):
+    """Bytes of memory the arrays keep alive: each one's own buffer or, for a view, the whole array it views."""
+    owners = {}
+    for a in arrays:
+        while isinstance(a.base, np.ndarray):
+            a = a.base
+        owners[id(a)] = a.nbytes
+    return sum(owners.values())
+
+
 @pytest.fixture(scope="module")
 def setting(atd12k_offline, tmp_path_factory):
     from latentlab.models import AutoencoderKL, AutoencoderKLConfig
@@ -52,6 +62,8 @@ def test_reconstruct_scores_and_writes_what_the_whole_batch_gives(setting, passe
     assert sorted(out.kept) == [1, 5]
     np.testing.assert_array_equal(out.kept[5][0], truth[15:18])
     np.testing.assert_allclose(out.kept[5][1], recon[15:18], atol=1e-4)
+    images = [a for pair in out.kept.values() for a in pair]  # not views that keep their chunks' frames alive
+    assert held_bytes(images) == sum(a.nbytes for a in images)
 
 
 def test_middle_frame_guesses_match_the_in_memory_ones(setting, passed):
@@ -75,6 +87,7 @@ def test_middle_frame_guesses_match_the_in_memory_ones(setting, passed):
         for m in ("mse", "ssim"):
             np.testing.assert_allclose(scores[name][m], want[m], rtol=1e-3, atol=1e-4)
         np.testing.assert_allclose(kept[test[-1]][name], images[-1], atol=1e-4)
+    assert held_bytes(kept[test[-1]].values()) == sum(a.nbytes for a in kept[test[-1]].values())
     assert scores["frame 1 (no motion)"]["mse"].shape == (len(test),)
 
 

@@ -107,8 +107,8 @@ def reconstruct(
         offs.append(off)
         coss.append(cos)
         for i, r in enumerate(rows):
-            if int(r) in keep:
-                kept[int(r)] = (truth[3 * i : 3 * i + 3], recon[3 * i : 3 * i + 3])
+            if int(r) in keep:  # copies: a view would keep its whole chunk's frames alive (75 MB at 256 px)
+                kept[int(r)] = (truth[3 * i : 3 * i + 3].copy(), recon[3 * i : 3 * i + 3].copy())
     return Reconstruction(
         {m: np.concatenate(v) for m, v in quality.items()},
         squared / count,
@@ -170,8 +170,8 @@ def guess_middle_frames(
             for m, values in image_quality(truth[:, 1], images).items():
                 parts[name][m].append(values)
         for i, r in enumerate(batch):
-            if int(r) in keep:
-                kept[int(r)] = {name: images[i] for name, images in guesses.items()}
+            if int(r) in keep:  # copies, not views of the chunk's images
+                kept[int(r)] = {name: images[i].copy() for name, images in guesses.items()}
     return {g: {m: np.concatenate(v) for m, v in ms.items()} for g, ms in parts.items()}, kept
 
 
