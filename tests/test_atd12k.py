@@ -4,6 +4,7 @@ renamed as ATD-12K triplets), image metrics against scikit-image, latent files, 
 import json
 import os
 import shutil
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -203,6 +204,19 @@ def test_across_image_variance_is_zero_for_one_repeated_image(real_pairs):
     assert metrics.across_image_variance(np.repeat(x[:1], 4, axis=0)) == 0.0
     pair = x[:2].astype(np.float64)
     assert metrics.across_image_variance(pair) == pytest.approx(np.mean((pair[0] - pair[1]) ** 2) / 4, rel=1e-6)
+
+
+def test_across_image_variance_of_a_large_batch_needs_less_than_the_batch():
+    # notebook 03's probe: 150 frames of 256 px are 118 MB as float32; in float64 at once, 2x that, twice
+    x = np.random.default_rng(0).random((64, 3 * 2**16), dtype=np.float32)  # 50 MB, several blocks
+    tracemalloc.start()
+    try:
+        got = metrics.across_image_variance(x)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got == float(x.astype(np.float64).var(0).mean())  # bit for bit the whole batch's value
+    assert peak < 0.5 * x.nbytes
 
 
 def test_slerp():

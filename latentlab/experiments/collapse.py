@@ -41,12 +41,19 @@ def collapse_probe(
     out = vae.decode(mean, batch_size=batch_size)
     kl = 0.5 * (mean**2 + np.exp(logvar) - 1 - logvar).sum((1, 2, 3))
     numbers = {
-        PROBE[0]: float(np.mean((out - frames) ** 2)),
+        PROBE[0]: _mean_square(out, frames),
         PROBE[1]: float(kl.mean()),
         PROBE[2]: across_image_variance(out) / across_image_variance(frames),
-        PROBE[3]: float(np.mean((out - mean_frame) ** 2)),
+        PROBE[3]: _mean_square(out, mean_frame),
     }
     return numbers, out
+
+
+def _mean_square(a: np.ndarray, b: np.ndarray) -> float:
+    """``np.mean((a - b) ** 2)`` with one temporary of ``a``'s size instead of two."""
+    diff = a - b
+    np.square(diff, out=diff)
+    return float(diff.mean())
 
 
 def finetune_with_probes(
