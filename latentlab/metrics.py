@@ -373,14 +373,52 @@ def image_quality(
 def across_image_variance(x: ArrayLike) -> float:
     """Mean over pixel positions of the variance across the images of a batch (n, ...): how much the
     images differ from one another (0 when every image is the same, e.g. one 'average' output). Computed in float64
-    over blocks of about 8 MB of pixel positions, each position's variance as over the whole batch at once."""
+    by :class:`AcrossImageVariance`, about 8 MB of the batch at a time."""
     x = _rows(_numeric(x, "images"))  # no copy: the whole batch in float64 was 2x its float32 size, twice
     _not_empty(x, "images")
-    per_pixel = np.empty(x.shape[1])
-    step = max(1, (1 << 20) // len(x))
-    for start in range(0, x.shape[1], step):
-        per_pixel[start : start + step] = x[:, start : start + step].astype(np.float32).astype(np.float64).var(0)
-    return float(per_pixel.mean())
+    spread = AcrossImageVariance()
+    for s in batch_slices(len(x), max(1, (1 << 20) // max(x.shape[1], 1))):
+        spread.add(x[s])
+    return spread.value()
+
+
+class AcrossImageVariance:
+    """:func:`across_image_variance` of images that come a batch at a time: :meth:`add` each batch (k, ...), then
+    :meth:`value`. Holds each pixel position's count, mean and sum of squared deviations in float64 (three numbers a
+    position, whatever the number of images), merged batch by batch (Chan, Golub and LeVeque's pairwise update)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._mean: np.ndarray | None = None
+        self._m2: np.ndarray | None = None
+
+    def add(self, batch: ArrayLike) -> None:
+        """Take in a batch of images (k, ...), all of one shape (uint8 counts as 0-255)."""
+        b = _rows(_numeric(batch, "images")).astype(np.float32).astype(np.float64)
+        if not len(b):
+            return
+        if self._mean is not None and b.shape[1] != self._mean.shape[0]:
+            raise ParameterError(
+                f"a batch of {b.shape[1]} values per image after images of {self._mean.shape[0]}: give images of one "
+                "shape."
+            )
+        mean = b.mean(0)
+        b -= mean
+        m2 = np.einsum("ij,ij->j", b, b)
+        if self._mean is None:
+            self.count, self._mean, self._m2 = len(b), mean, m2
+            return
+        total = self.count + len(b)
+        delta = mean - self._mean
+        self._mean += delta * (len(b) / total)
+        self._m2 += m2 + delta**2 * (self.count * len(b) / total)
+        self.count = total
+
+    def value(self) -> float:
+        """The mean over pixel positions of the variance across every image added so far."""
+        if self._m2 is None:
+            raise ParameterError("no images were added; add at least one batch before asking for the variance.")
+        return float((self._m2 / self.count).mean())
 
 
 def interpolation_mse(frames: ArrayLike, dataset: ArrayLike) -> float | np.ndarray:

@@ -215,8 +215,21 @@ def test_across_image_variance_of_a_large_batch_needs_less_than_the_batch():
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert got == float(x.astype(np.float64).var(0).mean())  # bit for bit the whole batch's value
+    assert got == pytest.approx(float(x.astype(np.float64).var(0).mean()), rel=1e-12)
     assert peak < 0.5 * x.nbytes
+
+
+def test_across_image_variance_batch_by_batch_is_that_of_the_whole(real_pairs):
+    x = np.concatenate(real_pairs)  # real frames and degraded copies of them
+    spread = metrics.AcrossImageVariance()
+    for part in (x[:1], x[1:1], x[1:4], x[4:]):  # one image, none, then the rest in uneven batches
+        spread.add(part)
+    assert spread.count == len(x)
+    assert spread.value() == pytest.approx(float(x.astype(np.float64).var(0).mean()), rel=1e-12)
+    with pytest.raises(ParameterError, match="one shape"):
+        spread.add(x[:2, :4])
+    with pytest.raises(ParameterError, match="no images"):
+        metrics.AcrossImageVariance().value()
 
 
 def test_slerp():

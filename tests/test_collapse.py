@@ -7,10 +7,11 @@ import keras
 import numpy as np
 import pytest
 
+from latentlab import metrics
 from latentlab.data import atd12k
 from latentlab.data.frame_cache import CropBatches
 from latentlab.errors import ParameterError
-from latentlab.experiments.collapse import PROBE, collapse_probe, finetune_with_probes
+from latentlab.experiments.collapse import PROBE, collapse_probe, finetune_with_probes, mean_frame_mse
 from latentlab.models import AutoencoderKL, AutoencoderKLConfig
 
 SIZE = 16
@@ -56,17 +57,38 @@ class _Average:
 
 def test_the_probe_tells_an_input_dependent_model_from_one_that_outputs_the_mean_frame(frames):
     _, _, held, mean_frame = frames
-    numbers, out = collapse_probe(_vae(), held, mean_frame, batch_size=4)
-    assert list(numbers) == list(PROBE) and out.shape == held.shape and all(np.isfinite(list(numbers.values())))
+    numbers, out = collapse_probe(_vae(), held, mean_frame, batch_size=4, keep_first=5)
+    assert list(numbers) == list(PROBE) and out.shape == (5, *held.shape[1:])
+    assert all(np.isfinite(list(numbers.values())))
     assert numbers["output spread / input spread"] > 0 and numbers["KL per image"] > 0
     collapsed, out = collapse_probe(_Average(mean_frame), held, mean_frame)
     assert collapsed["output spread / input spread"] == 0 and collapsed["MSE to the mean frame"] == 0
     assert collapsed["KL per image"] == 0, "a posterior equal to the prior costs no KL"
     assert collapsed["MSE ([-1, 1])"] == pytest.approx(np.mean((held - mean_frame) ** 2), rel=1e-6)
+    assert mean_frame_mse(held, mean_frame) == pytest.approx(np.mean((held - mean_frame) ** 2), rel=1e-6)
     with pytest.raises(ParameterError, match="mean frame"):
         collapse_probe(_vae(), held, mean_frame[:8])
     with pytest.raises(ParameterError, match="at least 2 frames"):
         collapse_probe(_vae(), held[:1], mean_frame)
+
+
+def test_the_probe_batch_by_batch_gives_the_numbers_of_the_whole_batch(frames):
+    cache, train, held, mean_frame = frames
+    vae = _vae()
+    mean, logvar = vae.encode(held, batch_size=64)
+    out = vae.decode(mean, batch_size=64)
+    whole = {
+        PROBE[0]: np.mean((out - held) ** 2, dtype=np.float64),
+        PROBE[1]: (0.5 * (mean**2 + np.exp(logvar) - 1 - logvar).sum((1, 2, 3))).mean(),
+        PROBE[2]: metrics.across_image_variance(out) / metrics.across_image_variance(held),
+        PROBE[3]: np.mean((out - mean_frame) ** 2, dtype=np.float64),
+    }
+    test = np.setdiff1d(np.arange(len(cache)), train)
+    raw = cache.read(test).reshape(held.shape)  # the same frames as the cache holds them, uint8
+    for given in (held, raw):  # floats in [-1, 1], or uint8 brought there a batch at a time
+        numbers, kept = collapse_probe(vae, given, mean_frame, batch_size=3, keep_first=4)
+        assert numbers == pytest.approx(whole, rel=1e-5)
+        np.testing.assert_allclose(kept, out[:4], atol=1e-5)
 
 
 def test_fine_tuning_is_probed_after_every_epoch_and_a_rerun_resumes_each_epoch(frames, tmp_path):

@@ -9,16 +9,18 @@ own, and probes after each, so the collapse is a curve rather than a before/afte
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from latentlab.batching import batch_slices
+from latentlab.data import atd12k
 from latentlab.data.frame_cache import CropBatches
 from latentlab.errors import ParameterError
-from latentlab.metrics import across_image_variance
+from latentlab.metrics import AcrossImageVariance
 from latentlab.models import fit
 
 #: What :func:`collapse_probe` measures, in order.
@@ -26,34 +28,70 @@ PROBE = ("MSE ([-1, 1])", "KL per image", "output spread / input spread", "MSE t
 
 
 def collapse_probe(
-    vae: Any, frames: ArrayLike, mean_frame: ArrayLike, batch_size: int = 8
+    vae: Any, frames: ArrayLike, mean_frame: ArrayLike, batch_size: int = 8, keep_first: int = 0
 ) -> tuple[dict[str, float], np.ndarray]:
-    """Encode ``frames`` (n, H, W, 3) in [-1, 1] to their posterior means and decode them. Returns the
-    :data:`PROBE` numbers and the outputs (n, H, W, 3). ``mean_frame`` (H, W, 3) in [-1, 1] is the frame an
-    output collapses to when it no longer depends on its input."""
-    frames, mean_frame = np.asarray(frames, np.float32), np.asarray(mean_frame, np.float32)
+    """Encode ``frames`` (n, H, W, 3) to their posterior means and decode them, ``batch_size`` frames at a time:
+    uint8 frames (0-255, as a frame cache reads them) are brought to [-1, 1] a batch at a time, float frames are
+    taken as [-1, 1] already. Returns the :data:`PROBE` numbers and the outputs (in [-1, 1]) of the first
+    ``keep_first`` frames, for figures. ``mean_frame`` (H, W, 3) in [-1, 1] is the frame an output collapses to when
+    it no longer depends on its input. Memory: a batch, whatever n (the outputs of 150 frames of 256 px are 118 MB)."""
+    frames, mean_frame = _frames(frames), np.asarray(mean_frame, np.float32)
     if frames.ndim != 4 or len(frames) < 2 or mean_frame.shape != frames.shape[1:]:
         raise ParameterError(
             f"frames {frames.shape} and mean frame {mean_frame.shape}: give at least 2 frames (n, H, W, 3) and one "
             "mean frame (H, W, 3) of the same size."
         )
-    mean, logvar = vae.encode(frames, batch_size=batch_size)
-    out = vae.decode(mean, batch_size=batch_size)
-    kl = 0.5 * (mean**2 + np.exp(logvar) - 1 - logvar).sum((1, 2, 3))
+    spread_out, spread_in = AcrossImageVariance(), AcrossImageVariance()
+    squared = {"input": 0.0, "mean frame": 0.0}
+    kl, kept = [], []
+    for x in _model_range_batches(frames, batch_size):
+        mean, logvar = vae.encode(x, batch_size=batch_size)
+        out = vae.decode(mean, batch_size=batch_size)
+        kl.append(0.5 * (mean**2 + np.exp(logvar) - 1 - logvar).sum((1, 2, 3)))
+        squared["input"] += _squared_sum(out, x)
+        squared["mean frame"] += _squared_sum(out, mean_frame)
+        spread_out.add(out)
+        spread_in.add(x)
+        kept.append(out[: max(0, keep_first - sum(len(k) for k in kept))].copy())
+    size = frames.size
     numbers = {
-        PROBE[0]: _mean_square(out, frames),
-        PROBE[1]: float(kl.mean()),
-        PROBE[2]: across_image_variance(out) / across_image_variance(frames),
-        PROBE[3]: _mean_square(out, mean_frame),
+        PROBE[0]: squared["input"] / size,
+        PROBE[1]: float(np.concatenate(kl).mean()),
+        PROBE[2]: spread_out.value() / spread_in.value(),
+        PROBE[3]: squared["mean frame"] / size,
     }
-    return numbers, out
+    return numbers, np.concatenate(kept)
 
 
-def _mean_square(a: np.ndarray, b: np.ndarray) -> float:
-    """``np.mean((a - b) ** 2)`` with one temporary of ``a``'s size instead of two."""
+def mean_frame_mse(frames: ArrayLike, mean_frame: ArrayLike, batch_size: int = 64) -> float:
+    """The MSE of answering ``mean_frame`` for each of ``frames`` (as in :func:`collapse_probe`): what a model whose
+    outputs have collapsed to the mean frame scores, the pixel variance of the frames about it."""
+    frames, mean_frame = _frames(frames), np.asarray(mean_frame, np.float32)
+    if frames.ndim != 4 or not len(frames) or mean_frame.shape != frames.shape[1:]:
+        raise ParameterError(
+            f"frames {frames.shape} and mean frame {mean_frame.shape}: give frames (n, H, W, 3) and one mean frame "
+            "(H, W, 3) of the same size."
+        )
+    return sum(_squared_sum(x, mean_frame) for x in _model_range_batches(frames, batch_size)) / frames.size
+
+
+def _frames(frames: ArrayLike) -> np.ndarray:
+    """``frames`` as an array, uint8 kept as it is (converted a batch at a time), anything else as float32."""
+    x = np.asarray(frames)
+    return x if x.dtype == np.uint8 else x.astype(np.float32, copy=False)
+
+
+def _model_range_batches(frames: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+    """Consecutive batches of ``frames`` as float32 in [-1, 1] (uint8 through :func:`atd12k.to_model_range`)."""
+    for s in batch_slices(len(frames), batch_size):
+        yield atd12k.to_model_range(frames[s]) if frames.dtype == np.uint8 else frames[s]
+
+
+def _squared_sum(a: np.ndarray, b: np.ndarray) -> float:
+    """``((a - b) ** 2).sum()`` in float64, with one float32 temporary of ``a``'s size."""
     diff = a - b
     np.square(diff, out=diff)
-    return float(diff.mean())
+    return float(diff.sum(dtype=np.float64))
 
 
 def finetune_with_probes(
