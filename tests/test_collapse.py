@@ -70,6 +70,8 @@ def test_the_probe_tells_an_input_dependent_model_from_one_that_outputs_the_mean
         collapse_probe(_vae(), held, mean_frame[:8])
     with pytest.raises(ParameterError, match="at least 2 frames"):
         collapse_probe(_vae(), held[:1], mean_frame)
+    with pytest.raises(ParameterError, match="keep_first"):
+        collapse_probe(_vae(), held, mean_frame, keep_first=-1)
 
 
 def test_the_probe_batch_by_batch_gives_the_numbers_of_the_whole_batch(frames):

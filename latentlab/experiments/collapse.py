@@ -41,6 +41,8 @@ def collapse_probe(
             f"frames {frames.shape} and mean frame {mean_frame.shape}: give at least 2 frames (n, H, W, 3) and one "
             "mean frame (H, W, 3) of the same size."
         )
+    if isinstance(keep_first, bool) or not isinstance(keep_first, (int, np.integer)) or keep_first < 0:
+        raise ParameterError(f"keep_first={keep_first!r}: give how many outputs to return, a whole number >= 0.")
     spread_out, spread_in = AcrossImageVariance(), AcrossImageVariance()
     squared = {"input": 0.0, "mean frame": 0.0}
     kl, kept = [], []
