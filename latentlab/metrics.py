@@ -378,7 +378,7 @@ def across_image_variance(x: ArrayLike) -> float:
     _not_empty(x, "images")
     spread = AcrossImageVariance()
     for s in batch_slices(len(x), max(1, (1 << 20) // max(x.shape[1], 1))):
-        spread.add(x[s])
+        spread._merge(x[s])  # checked above, once
     return spread.value()
 
 
@@ -394,7 +394,11 @@ class AcrossImageVariance:
 
     def add(self, batch: ArrayLike) -> None:
         """Take in a batch of images (k, ...), all of one shape (uint8 counts as 0-255)."""
-        b = _rows(_numeric(batch, "images")).astype(np.float32).astype(np.float64)
+        self._merge(_rows(_numeric(batch, "images")))
+
+    def _merge(self, rows: np.ndarray) -> None:
+        """Merge a checked batch (k, d) of numbers."""
+        b = rows.astype(np.float32).astype(np.float64)
         if not len(b):
             return
         if self._mean is not None and b.shape[1] != self._mean.shape[0]:

@@ -54,7 +54,7 @@ def collapse_probe(
         squared["mean frame"] += _squared_sum(out, mean_frame)
         spread_out.add(out)
         spread_in.add(x)
-        kept.append(out[: max(0, keep_first - sum(len(k) for k in kept))].copy())
+        kept.append(out[: keep_first - sum(map(len, kept))].copy())  # empty once keep_first are kept
     size = frames.size
     numbers = {
         PROBE[0]: squared["input"] / size,
