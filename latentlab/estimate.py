@@ -270,6 +270,7 @@ def _plan_05(cfg: Config) -> list[Stage]:
         width=cfg.face_width,
         noise_resolution=None,
         seed=cfg.seed,
+        recompute=True,
     )
     stages.append(
         agent_stage(

@@ -397,6 +397,58 @@ def test_hybrid_trains_the_transformer_through_time_and_the_policy_by_reinforce(
     np.testing.assert_allclose(np.asarray(ep["policy_std"]), np.exp(-1.0), rtol=0.3)  # log_std starts near -1
 
 
+def _gradients_and_transformer_runs(config, x):
+    """The gradients of one episode's loss (by variable path) and how many times T's first layer ran for them."""
+    keras.utils.set_random_seed(0)  # the same initial weights for every config
+    model = InterpolationAgent(config)
+    first, runs = model.transformer.get_layer("transformer_e1"), [0]
+    call = first.call
+
+    def counted(*args, **kwargs):
+        runs[0] += 1
+        return call(*args, **kwargs)
+
+    first.call = counted
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(x, None, model(x, training=True))
+    grads = tape.gradient(loss, model.trainable_variables)
+    return {v.path: None if g is None else g.numpy() for v, g in zip(model.trainable_variables, grads)}, runs[0]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(mode="bptt"),
+        dict(mode="bptt_stop"),
+        dict(mode="hybrid"),
+        dict(
+            mode="bptt",
+            image_shape=(32, 32, 3),
+            transformations=("warp", "recolor", "blend"),
+            step_share=0.25,
+            noise_resolution=None,
+        ),
+    ],
+    ids=["bptt", "bptt_stop", "hybrid", "faces"],
+)
+def test_recompute_runs_the_transformer_again_for_the_gradients_and_gives_the_same_ones(pairs, changes):
+    start, goal = pairs
+    if changes.get("image_shape", (28, 28, 1))[-1] == 3:  # a colour pair: the digits as RGB at 32 x 32
+        start, goal = (np.repeat(np.pad(v, ((0, 0), (2, 2), (2, 2), (0, 0))), 3, axis=-1) for v in pairs)
+    x = [tf.constant(start[:8]), tf.constant(goal[:8])]
+    config = AgentConfig(n_steps=3, width=8, seed=3, **changes)
+    kept, kept_runs = _gradients_and_transformer_runs(config, x)
+    again, again_runs = _gradients_and_transformer_runs(config.replace(recompute=True), x)
+    assert kept_runs == 3 and again_runs == 6  # each step's T once more, in the backward pass
+    assert kept.keys() == again.keys()
+    for path, g in kept.items():
+        if g is None:
+            assert again[path] is None, path
+            continue
+        np.testing.assert_allclose(again[path], g, rtol=1e-4, atol=1e-6 * np.abs(g).max(), err_msg=path)
+    assert np.abs(next(g for k, g in again.items() if k.endswith("transformer_e1/kernel"))).max() > 0
+
+
 def _score_gradients(fn, x, mean, log_std):
     mean, log_std = tf.Variable(mean), tf.Variable(log_std)
     with tf.GradientTape() as tape:
@@ -585,6 +637,7 @@ def test_agent_settings_are_checked_with_a_fix_in_the_message():
         (dict(realism_weight=float("nan")), "realism_weight=nan"),
         (dict(seed=-2), "seed=-2"),
         (dict(distance="l3"), "distance='l3'"),
+        (dict(recompute="yes"), "recompute='yes'"),
     ]
     for change, message in cases:
         with pytest.raises(ParameterError, match=message.replace("(", r"\(")):

@@ -77,7 +77,11 @@ class AgentConfig:
     the longest pi's score (the gradient of log pi w.r.t. its action's mean, and w.r.t. its standard deviation)
     may be in REINFORCE (``"pg"``, ``"hybrid"``; ``None``: not clipped). ``discriminator_lr`` gives D its own
     Adam optimizer and ``discriminator_steps`` updates after every agent batch (``None``: D trains jointly).
-    ``seed`` seeds the episodes' sampling.
+    ``seed`` seeds the episodes' sampling. ``recompute`` (gradient checkpointing, ``keras.remat``) keeps only the
+    state and action of each differentiable step (``"bptt"``, ``"bptt_stop"``, ``"hybrid"``) for the backward
+    pass and runs T and its transformations again there, instead of keeping their activations for every step:
+    less memory for large images, at the cost of T's forward pass once more (``benchmarks/bench_agent_step.py``
+    measures both). The gradients are the same up to float rounding.
     """
 
     image_shape: tuple[int, int, int] = (28, 28, 1)
@@ -99,6 +103,7 @@ class AgentConfig:
     discriminator_lr: float | None = None
     discriminator_steps: int = 1
     seed: int = 0
+    recompute: bool = False
 
     def __post_init__(self) -> None:
         shape = tuple(self.image_shape)
@@ -113,6 +118,8 @@ class AgentConfig:
         for name in ("n_steps", "action_dim", "width"):
             _whole(name, getattr(self, name))
         _whole("seed", self.seed, 0)
+        if not isinstance(self.recompute, (bool, np.bool_)):
+            raise ParameterError(f"recompute={self.recompute!r}: give True or False.")
         _number("max_flow", self.max_flow, strict=True)
         for name in ("goal_scale", "realism_weight", "per_step", "over_budget", "stop_entropy"):
             _number(name, getattr(self, name))
@@ -180,6 +187,7 @@ class InterpolationAgent(keras.Model):
             c.image_shape, c.action_dim, c.transformations, c.width, c.max_flow, c.step_share
         )
         self.value = networks.build_value(c.image_shape, c.width)
+        self._transition = keras.remat(self._transform)
         self.discriminator = networks.build_discriminator(c.image_shape, c.width)
         if c.discriminator_lr is not None:  # its own optimizer; the joint loss then gives D exactly zero gradients
             self.discriminator.compile(
@@ -193,6 +201,20 @@ class InterpolationAgent(keras.Model):
         self.policy.get_layer("policy_stop").trainable = c.mode == "bptt_stop"
         self.transformer.get_layer("transformer_flow_log_std").trainable = c.mode == "pg"
         self.trackers = {k: keras.metrics.Mean(name=k) for k in TRACKED}
+
+    def _transform(self, weights: list[Tensor], frozen: list[Tensor], state: Tensor, action: Tensor) -> Tensor:
+        """The next state: T's transformations for ``action`` applied to ``state``, with T's trainable and
+        non-trainable weights passed in (a pure function, as ``keras.remat`` wants on JAX)."""
+        params, _ = self.transformer.stateless_call(weights, frozen, [state, action])
+        return networks.apply_transformations(state, params)
+
+    def _next_state(self, state: Tensor, action: Tensor) -> Tensor:
+        """The next state for ``action``; with ``recompute``, :meth:`_transform` under ``keras.remat``."""
+        t = self.transformer
+        if not self.config.recompute:
+            return networks.apply_transformations(state, t([state, action]))
+        weights = [v.value for v in t.trainable_variables], [v.value for v in t.non_trainable_variables]
+        return self._transition(*weights, state, action)
 
     def _sample_flow(self, params: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """Flow of the stochastic transformer and its log-likelihood (eq. 7, or the low-resolution eq. 8)."""
@@ -234,16 +256,15 @@ class InterpolationAgent(keras.Model):
         std = ops.exp(pi["log_std"])
         eps = keras.random.normal(ops.shape(pi["mean"]), seed=self.seed_generator) if training else 0.0
         if mode in ("bptt", "bptt_stop"):  # the reparametrisation trick: gradients flow into pi's mean and std
-            params = self.transformer([state, pi["mean"] + std * eps])
-            return networks.apply_transformations(state, params), None, ops.mean(std, axis=1)
+            return self._next_state(state, pi["mean"] + std * eps), None, ops.mean(std, axis=1)
         action = ops.stop_gradient(pi["mean"] + std * eps)
         if self.config.score_clip is None:
             log_prob = networks.gaussian_log_prob(action, pi["mean"], pi["log_std"])
         else:  # eq. 9: the score clipped to score_clip
             log_prob = networks.clipped_score_surrogate(action, pi["mean"], pi["log_std"], self.config.score_clip)
-        params = self.transformer([state, action])
         if mode == "hybrid":  # T and the states stay differentiable
-            return networks.apply_transformations(state, params), log_prob, ops.mean(std, axis=1)
+            return self._next_state(state, action), log_prob, ops.mean(std, axis=1)
+        params = self.transformer([state, action])
         flow, flow_log_prob = self._sample_flow(params) if training else (params["flow"], 0.0)
         next_state = ops.stop_gradient(networks.apply_transformations(state, params, flow))
         return next_state, log_prob + flow_log_prob, ops.mean(std, axis=1)
