@@ -11,7 +11,9 @@ What stays: TensorFlow on x86 CPUs allocates tensors from oneDNN's pool, which g
 step needed (a batch's activations) and keeps it, reused by every later model. ``TF_ONEDNN_USE_SYSTEM_ALLOCATOR=true``
 (set before TensorFlow starts) makes tensors come from ``malloc`` instead, which gives them back; latentlab does not
 set it, because training ran slower with it (benchmarks/bench_allocator.py). On a GPU the working set is the
-device's memory, not the host's.
+device's memory, not the host's. TensorFlow also keeps some memory of every model a process trained after the model
+is gone and collected (50-60 MB for one of notebook 04's grid autoencoders of 256 channels; it stayed with oneDNN
+off; none on JAX: benchmarks/model_retention.py), which neither function here gives back.
 """
 
 from __future__ import annotations
