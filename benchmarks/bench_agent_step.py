@@ -23,10 +23,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from trials import anon_mb, in_fresh_process, spread  # noqa: E402
 
 WORK = {
     "digits_cpu": dict(image_shape=(28, 28, 1), mode="bptt", n_steps=5, width=16, batch=32),
@@ -45,11 +48,6 @@ FACES = dict(
 VARIANTS = ("kept", "recompute")
 
 
-def _anon() -> float:
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("RssAnon:")) / 1024
-
-
 def one(work: str, recompute: bool, steps: int) -> dict:
     """One trial in this process."""
     import keras
@@ -64,11 +62,11 @@ def one(work: str, recompute: bool, steps: int) -> dict:
     keras.utils.set_random_seed(0)
     images = np.random.default_rng(0).random((4 * batch, *settings["image_shape"]), dtype=np.float32)
     goals = images[::-1].copy()
-    base, peak, stop = _anon(), [0.0], threading.Event()
+    base, peak, stop = anon_mb(), [0.0], threading.Event()
 
     def sample() -> None:
         while not stop.wait(0.01):
-            peak[0] = max(peak[0], _anon())
+            peak[0] = max(peak[0], anon_mb())
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -82,7 +80,7 @@ def one(work: str, recompute: bool, steps: int) -> dict:
     seconds = time.perf_counter() - started
     stop.set()
     sampler.join()
-    return {"steps_per_s": steps / seconds, "peak_mb": max(peak[0], _anon()) - base}
+    return {"steps_per_s": steps / seconds, "peak_mb": max(peak[0], anon_mb()) - base}
 
 
 def main() -> None:
@@ -106,22 +104,13 @@ def main() -> None:
         results: dict[str, list[dict]] = {v: [] for v in VARIANTS}
         for _ in range(args.trials):
             for variant in VARIANTS:
+                argv = [__file__, "--one", work, "--steps", str(args.steps)]
+                argv += ["--recompute", str(int(variant == "recompute"))]
                 env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-                done = subprocess.run(
-                    [sys.executable, __file__, "--one", work, "--steps", str(args.steps)]
-                    + ["--recompute", str(int(variant == "recompute"))],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                )
-                if done.returncode != 0:
-                    raise SystemExit(f"{work} / {variant} failed:\n{done.stderr[-3000:]}")
-                results[variant].append(json.loads(done.stdout.strip().splitlines()[-1]))
+                results[variant].append(in_fresh_process(argv, env, f"{work} / {variant}"))
         for variant, rows in results.items():
             rates, peaks = [r["steps_per_s"] for r in rows], [r["peak_mb"] for r in rows]
-            spread = " / ".join(f"{v:.3g}" for v in (min(rates), statistics.median(rates), max(rates)))
-            memory = " / ".join(f"{v:,.0f}" for v in (min(peaks), statistics.median(peaks), max(peaks)))
-            print(f"| {work} | {variant} | {spread} | {memory} |")
+            print(f"| {work} | {variant} | {spread(rates)} | {spread(peaks, '{:,.0f}')} |")
         kept, again = ([r["steps_per_s"] for r in results[v]] for v in VARIANTS)
         rounds = [a / k for a, k in zip(again, kept)]
         memory = statistics.median(r["peak_mb"] for r in results["recompute"]) / statistics.median(

@@ -23,17 +23,15 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from trials import anon_mb, in_fresh_process, spread  # noqa: E402
 
 WORK = ("face_agent", "conv_ae", "dense_ae")
 VARIANTS = {"pool": ("false", "0"), "system": ("true", "0"), "heap": ("true", "1")}
-
-
-def _anon() -> float:
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("RssAnon:")) / 1024
 
 
 def one(work: str, steps: int) -> dict:
@@ -88,7 +86,7 @@ def one(work: str, steps: int) -> dict:
 
     class Sample(keras.callbacks.Callback):
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-            peak[0] = max(peak[0], _anon())
+            peak[0] = max(peak[0], anon_mb())
 
     kw = {**data, "steps_per_epoch": steps, "verbose": 0, "callbacks": [*callbacks, Sample()]}
     model.fit(**kw, epochs=1)  # tracing and warm-up
@@ -99,7 +97,7 @@ def one(work: str, steps: int) -> dict:
     del model, data, kw, callbacks
     gc.collect()
     give_back()
-    return {"steps_per_s": steps / seconds, "peak_anon_mb": peak[0], "left_mb": _anon()}
+    return {"steps_per_s": steps / seconds, "peak_anon_mb": peak[0], "left_mb": anon_mb()}
 
 
 def main() -> None:
@@ -122,15 +120,8 @@ def main() -> None:
             for variant, (value, heap) in VARIANTS.items():
                 env = {**os.environ, "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": value, "TF_CPP_MIN_LOG_LEVEL": "3"}
                 env["BENCH_HEAP"] = heap
-                done = subprocess.run(
-                    [sys.executable, __file__, "--one", work, "--steps", str(args.steps)],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                )
-                if done.returncode != 0:
-                    raise SystemExit(f"{work} / {variant} failed:\n{done.stderr[-3000:]}")
-                results[variant].append(json.loads(done.stdout.strip().splitlines()[-1]))
+                argv = [__file__, "--one", work, "--steps", str(args.steps)]
+                results[variant].append(in_fresh_process(argv, env, f"{work} / {variant}"))
         print(f"\n{work}")
         print("| allocator | steps/s min / median / max | peak anonymous MB (median) | left after, MB (median) |")
         print("|---|---|---|---|")
@@ -138,8 +129,7 @@ def main() -> None:
             rates = [r["steps_per_s"] for r in rows]
             peak = statistics.median(r["peak_anon_mb"] for r in rows)
             left = statistics.median(r["left_mb"] for r in rows)
-            spread = " / ".join(f"{v:.3g}" for v in (min(rates), statistics.median(rates), max(rates)))
-            print(f"| {variant} | {spread} | {peak:,.0f} | {left:,.0f} |")
+            print(f"| {variant} | {spread(rates)} | {peak:,.0f} | {left:,.0f} |")
         pool = [r["steps_per_s"] for r in results["pool"]]
         for variant in ("system", "heap"):
             rates = [r["steps_per_s"] for r in results[variant]]

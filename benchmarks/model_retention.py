@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import sys
 import weakref
+from pathlib import Path
 
-
-def _anon() -> float:
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("RssAnon:")) / 1024
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from trials import anon_mb  # noqa: E402
 
 
 def main() -> None:
@@ -48,7 +48,7 @@ def main() -> None:
         del model
         gc.collect()
         give_back()
-        anon.append(_anon())
+        anon.append(anon_mb())
     alive = sum(r() is not None for r in refs)
     per_model = (anon[-1] - anon[1]) / max(len(anon) - 2, 1)
     print(

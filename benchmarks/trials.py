@@ -7,7 +7,10 @@ of the per-round ratios.
 
 from __future__ import annotations
 
+import json
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -45,3 +48,20 @@ def ratio(slow: list[float], fast: list[float]) -> str:
     medians, with the min and max of the per-round ratios."""
     rounds = [s / f for s, f in zip(slow, fast)]
     return f"{statistics.median(slow) / statistics.median(fast):.2f}x (rounds {min(rounds):.2f}-{max(rounds):.2f})"
+
+
+def anon_mb() -> float:
+    """This process's anonymous resident memory (``RssAnon``, Linux), MB: what it holds, not the pages of files it
+    has mapped."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("RssAnon:")) / 1024
+
+
+def in_fresh_process(argv: list[str], env: dict[str, str], what: str) -> dict:
+    """Run ``python *argv`` in a process of its own (for what a process keeps once it has run: an allocator's pool,
+    a setting read at start-up) and return the JSON object its last line of output prints; exits naming ``what``
+    with the end of its stderr if it fails."""
+    done = subprocess.run([sys.executable, *argv], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{what} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
