@@ -13,7 +13,8 @@ step needed (a batch's activations) and keeps it, reused by every later model. `
 set it, because training ran slower with it (benchmarks/bench_allocator.py). On a GPU the working set is the
 device's memory, not the host's. TensorFlow also keeps some memory of every model a process trained after the model
 is gone and collected (50-60 MB for one of notebook 04's grid autoencoders of 256 channels; it stayed with oneDNN
-off; none on JAX: benchmarks/model_retention.py), which neither function here gives back.
+off; none on JAX: benchmarks/model_retention.py), which neither function here gives back: notebook 04's grid trains
+one model per architecture again instead (:class:`latentlab.models.denoising.ModelPool`).
 """
 
 from __future__ import annotations

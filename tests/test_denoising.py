@@ -120,6 +120,54 @@ def test_a_short_training_run_lowers_the_loss(renders, tmp_path):
     assert z.shape == (64, 2) and denoising.decode(model, z).shape == renders.shape
 
 
+def test_noise_level_and_loss_weights_can_be_set_on_a_model(renders):
+    keras.utils.set_random_seed(0)
+    model = denoising.build_denoising_autoencoder(2, 8, 16, noise="drop", noise_level=0.1, seed=0)
+    y = renders[:8]
+    y_pred = model(y, training=False)
+    pixel = float(np.mean(np.square(y - keras.ops.convert_to_numpy(y_pred))))
+    model.lambda_re = 0.25
+    assert float(keras.ops.convert_to_numpy(model.compute_loss(y, y, y_pred))) == pytest.approx(0.25 * pixel, rel=1e-5)
+    model.corruption.level = 0.6
+    dropped = keras.ops.convert_to_numpy(model.corruption(np.ones((4, 32, 32, 3), np.float32), training=True))
+    assert model.corruption.level == pytest.approx(0.6) and (dropped[..., 0] == 0).mean() == pytest.approx(
+        0.6, abs=0.03
+    )
+    with pytest.raises(ParameterError, match="drop ratio"):
+        model.corruption.level = 1.5
+    with pytest.raises(ParameterError, match="perceptual term"):
+        model.lambda_pe = 0.3  # made without a feature network
+    with pytest.raises(ParameterError, match="not both 0"):
+        model.lambda_re = 0.0
+    assert model.corruption.level == pytest.approx(0.6) and (model.lambda_re, model.lambda_pe) == (0.25, 0.0)
+
+
+def test_a_pooled_model_trains_a_grid_point_as_a_new_model_would(renders, tmp_path):
+    x, feats, pool = renders[:32], tiny_features(), denoising.ModelPool()
+    kw = dict(epochs=2, latent_dim=2, features=feats, seed=3, dense=16)
+    first = dict(batch_size=8, lambdas=(1.0, 0.0), channels=8, noise_level=0.5, noise="normal")
+    later = dict(batch_size=4, lambdas=(0.5, 0.0), channels=8, noise_level=0.1, noise="normal")
+    a, _ = grid_search.train_point(x, first, pool=pool, **kw)
+    b, history = grid_search.train_point(x, later, pool=pool, **kw)
+    fresh, fresh_history = grid_search.train_point(x, later, **kw)
+    assert b is a and len(pool) == 1 and b.name == fresh.name
+    assert history["loss"] == pytest.approx(fresh_history["loss"], rel=1e-6)
+    for pooled, new in zip(b.variables, fresh.variables, strict=True):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(pooled), keras.ops.convert_to_numpy(new), atol=1e-6)
+    step = b.train_function
+    c, _ = grid_search.train_point(x, {**later, "noise_level": 0.2}, pool=pool, **kw)
+    assert c is b and c.train_function is step  # same batch size: its traced step is kept, not traced again
+    other_noise, _ = grid_search.train_point(x, {**later, "noise": "white"}, pool=pool, **kw)
+    perceptual_term, _ = grid_search.train_point(x, {**later, "lambdas": (0.7, 0.3)}, pool=pool, **kw)
+    assert len({id(a), id(other_noise), id(perceptual_term)}) == 3 and len(pool) == 3
+    # a checkpoint written by a model made for the point resumes in the pool's model (same name, same signature)
+    trained, _ = grid_search.train_point(x, first, checkpoint_root=tmp_path, **kw)
+    resumed, again = grid_search.train_point(x, first, checkpoint_root=tmp_path, pool=pool, **kw)
+    assert resumed is a and len(again["loss"]) == 2
+    for kept, loaded in zip(trained.weights, resumed.weights, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(kept), keras.ops.convert_to_numpy(loaded))
+
+
 def test_grid_points_and_names():
     points = grid_search.grid_points(grid_search.PAPER_GRID)
     assert len(points) == 3 * 3 * 3 * 3 * 2

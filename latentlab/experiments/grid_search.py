@@ -22,6 +22,7 @@ from latentlab.models.denoising import (
     NOISE_TYPES,
     PAPER_NOISE_NAMES,
     DenoisingAutoencoder,
+    ModelPool,
     decode,
     encode,
     loss_parts,
@@ -97,11 +98,14 @@ def train_point(
     checkpoint_root: str | Path | None = None,
     seed: int = 0,
     verbose: int | str = 0,
+    pool: ModelPool | None = None,
     **build: Any,
 ) -> tuple[DenoisingAutoencoder, dict[str, list[float]]]:
     """:func:`train_dae` at a grid point (``batch_size``, ``lambdas`` = (lambda_re, lambda_pe),
     ``channels``, ``noise_level``, ``noise``), checkpointed in ``checkpoint_root/<point_name>`` so that the
-    same point trained elsewhere in a notebook (or an earlier run) is not trained again."""
+    same point trained elsewhere in a notebook (or an earlier run) is not trained again. With ``pool`` (a
+    :class:`~latentlab.models.denoising.ModelPool`), a model the pool made for another point of the same
+    architecture is reset and trained again instead of a new one."""
     point = check_point(point)
     lre, lpe = point["lambdas"]
     folder = None if checkpoint_root is None else Path(checkpoint_root) / point_name(point, latent_dim)
@@ -119,6 +123,7 @@ def train_point(
         lambda_pe=lpe,
         features=features if lpe > 0 else None,
         seed=seed,
+        pool=pool,
         **build,
     )
 
@@ -139,7 +144,10 @@ def grid_search(
     **build: Any,
 ) -> pd.DataFrame:
     """Train one model per grid point (see :func:`train_point`), score it, and write the table to
-    ``csv_path`` after each point (atomically; finished points resume from their checkpoints). Columns
+    ``csv_path`` after each point (atomically; finished points resume from their checkpoints). Points of one
+    architecture (channels, noise type, with or without the perceptual term) train one model, reset before each
+    (a :class:`~latentlab.models.denoising.ModelPool`): same results, but TensorFlow does not keep 50-70 MB of
+    memory for each of the grid's models. Columns
     follow the paper's all_scores.csv in spirit: the settings, the final training loss, reconstruction
     errors, the kNN graph's k, and the mean interpolationMSE of linear and kNN-surfing interpolation
     over ``pairs``. Returns a DataFrame."""
@@ -147,7 +155,7 @@ def grid_search(
         raise ParameterError("points is empty: give grid points, e.g. grid_points(PAPER_GRID).")
     points = [check_point(p) for p in points]  # every point is checked before the first one trains
     x = np.asarray(images, np.float32)
-    rows = []
+    rows, pool = [], ModelPool()
     for p in points:
         start = time.perf_counter()
         model, history = train_point(
@@ -159,6 +167,7 @@ def grid_search(
             checkpoint_root=checkpoint_root,
             seed=seed,
             verbose=verbose,
+            pool=pool,
             **build,
         )
         z = encode(model, x)

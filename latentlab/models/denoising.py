@@ -10,6 +10,7 @@ acts only in training (``keras.random``, like Keras's own noise layers), and the
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from keras import layers, ops
 
 from latentlab.batching import map_batches, predict
 from latentlab.errors import ParameterError
-from latentlab.models.training import compile_options, fit
+from latentlab.models.training import build_optimizers, compile_options, fit
 
 NOISE_TYPES = ("gaussian", "drop")
 #: The paper's all_scores.csv names: 'normal' is the gaussian noise; we read 'white' as its other noise
@@ -38,27 +39,53 @@ def corrupt(x: Any, kind: str, level: float, seed: int | keras.random.SeedGenera
         raise ParameterError(f"noise level {level!r}: a standard deviation >= 0, or a drop ratio in [0, 1].")
     if not 0 <= level <= (1 if kind == "drop" else np.inf) or not np.isfinite(level):
         raise ParameterError(f"noise level {level}: a standard deviation >= 0, or a drop ratio in [0, 1].")
-    if level == 0:
-        return x
-    if kind == "gaussian":
-        return x + keras.random.normal(ops.shape(x), stddev=level, dtype=x.dtype, seed=seed)
+    return x if level == 0 else _noisy(x, kind, level, seed)
+
+
+def _noisy(x: Any, kind: str, level: Any, seed: Any) -> Any:
+    """:func:`corrupt` without its checks; ``level`` may be a variable (:class:`Corruption`'s)."""
+    if kind == "gaussian":  # level * N(0, 1): Keras's stddev= takes no tensor on every backend (torch)
+        return x + level * keras.random.normal(ops.shape(x), dtype=x.dtype, seed=seed)
     shape = ops.shape(x)
     keep = keras.random.uniform((shape[0], shape[1], shape[2], 1), dtype=x.dtype, seed=seed) >= level
     return x * ops.cast(keep, x.dtype)
 
 
+def _check_lambdas(lambda_re: Any, lambda_pe: Any) -> None:
+    for name, value in (("lambda_re", lambda_re), ("lambda_pe", lambda_pe)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ParameterError(f"{name}={value!r}: give a finite number >= 0.")
+        if not np.isfinite(value):
+            raise ParameterError(f"{name}={value}: give a finite number >= 0.")
+    if lambda_re < 0 or lambda_pe < 0 or lambda_re + lambda_pe == 0:
+        raise ParameterError(f"(lambda_re, lambda_pe) = ({lambda_re}, {lambda_pe}): both >= 0, not both 0.")
+
+
 @keras.saving.register_keras_serializable(package="latentlab")
 class Corruption(layers.Layer):
-    """:func:`corrupt` during training, the identity otherwise."""
+    """:func:`corrupt` during training, the identity otherwise. Its ``level`` is a (non-trainable) variable, so
+    a model set to another level trains with it without tracing its training step again."""
 
     def __init__(self, kind: str = "gaussian", level: float = 0.2, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         corrupt(np.zeros((1, 1, 1, 1), np.float32), kind, level)  # validates the arguments
-        self.kind, self.level, self.seed = PAPER_NOISE_NAMES.get(kind, kind), float(level), seed
+        self.kind, self.seed = PAPER_NOISE_NAMES.get(kind, kind), seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        constant = keras.initializers.Constant(float(level))
+        self._level = self.add_weight(shape=(), initializer=constant, trainable=False, name="level")
+
+    @property
+    def level(self) -> float:
+        """The noise level: the standard deviation (``gaussian``) or the fraction of pixels set to 0 (``drop``)."""
+        return float(ops.convert_to_numpy(self._level))
+
+    @level.setter
+    def level(self, value: float) -> None:
+        corrupt(np.zeros((1, 1, 1, 1), np.float32), self.kind, value)  # validates it
+        self._level.assign(float(value))
 
     def call(self, x: Any, training: bool = False) -> Any:
-        return corrupt(x, self.kind, self.level, self.seed_generator) if training else x
+        return _noisy(x, self.kind, self._level, self.seed_generator) if training else x
 
     def get_config(self) -> dict:
         return {**super().get_config(), "kind": self.kind, "level": self.level, "seed": self.seed}
@@ -66,7 +93,10 @@ class Corruption(layers.Layer):
 
 class DenoisingAutoencoder(keras.Model):
     """``encoder`` ((n, 64, 64, 3) -> (n, d)) and ``decoder`` ((n, d) -> (n, 64, 64, 3) in [0, 1]) behind a
-    :class:`Corruption`, trained with lambda_re * MSE + lambda_pe * perceptual MSE."""
+    :class:`Corruption`, trained with lambda_re * MSE + lambda_pe * perceptual MSE. The two weights are a
+    (non-trainable) variable, like the corruption's level: setting ``lambda_re`` or ``lambda_pe`` changes the
+    loss without tracing the training step again (:class:`ModelPool`). Whether there is a perceptual term at
+    all is fixed when the model is made (``lambda_pe > 0``)."""
 
     def __init__(
         self,
@@ -79,20 +109,43 @@ class DenoisingAutoencoder(keras.Model):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        for name, value in (("lambda_re", lambda_re), ("lambda_pe", lambda_pe)):
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-                raise ParameterError(f"{name}={value!r}: give a finite number >= 0.")
-            if not np.isfinite(value):
-                raise ParameterError(f"{name}={value}: give a finite number >= 0.")
+        _check_lambdas(lambda_re, lambda_pe)
         if lambda_pe > 0 and features is None:
             raise ParameterError(
                 f"lambda_pe={lambda_pe} needs a feature network (latentlab.experiments.perceptual.perceptual_features)."
             )
-        if lambda_re < 0 or lambda_pe < 0 or lambda_re + lambda_pe == 0:
-            raise ParameterError(f"(lambda_re, lambda_pe) = ({lambda_re}, {lambda_pe}): both >= 0, not both 0.")
         self.encoder, self.decoder, self.corruption = encoder, decoder, corruption
         self.features = features if lambda_pe > 0 else None
-        self.lambda_re, self.lambda_pe = float(lambda_re), float(lambda_pe)
+        constant = keras.initializers.Constant([float(lambda_re), float(lambda_pe)])
+        self._lambdas = self.add_weight(shape=(2,), initializer=constant, trainable=False, name="lambdas")
+
+    @property
+    def lambda_re(self) -> float:
+        """The weight of the pixel MSE in the loss."""
+        return float(ops.convert_to_numpy(self._lambdas)[0])
+
+    @lambda_re.setter
+    def lambda_re(self, value: float) -> None:
+        self.set_loss_weights(value, self.lambda_pe)
+
+    @property
+    def lambda_pe(self) -> float:
+        """The weight of the perceptual MSE in the loss (0 for a model made without a perceptual term)."""
+        return float(ops.convert_to_numpy(self._lambdas)[1])
+
+    @lambda_pe.setter
+    def lambda_pe(self, value: float) -> None:
+        self.set_loss_weights(self.lambda_re, value)
+
+    def set_loss_weights(self, lambda_re: float, lambda_pe: float) -> None:
+        """Set both loss weights at once (each alone is checked with the other's current value)."""
+        _check_lambdas(lambda_re, lambda_pe)
+        if (lambda_pe > 0) != (self.features is not None):
+            raise ParameterError(
+                f"lambda_pe={lambda_pe}: this model was made {'with' if self.features is not None else 'without'} a "
+                "perceptual term, which lambda_pe cannot add or remove; build another model."
+            )
+        self._lambdas.assign([float(lambda_re), float(lambda_pe)])
 
     def call(self, x: Any, training: bool = False) -> Any:
         return self.decoder(self.encoder(self.corruption(x, training=training), training=training), training=training)
@@ -113,7 +166,7 @@ class DenoisingAutoencoder(keras.Model):
         training: bool = True,
     ) -> Any:
         re, pe = self.loss_terms(y, y_pred)
-        loss = self.lambda_re * re + (self.lambda_pe * pe if self.features is not None else 0.0)
+        loss = self._lambdas[0] * re + (self._lambdas[1] * pe if self.features is not None else 0.0)
         return loss + sum(self.losses) if self.losses else loss
 
 
@@ -180,13 +233,83 @@ def build_denoising_autoencoder(
     decoder = keras.Model(z, out, name="decoder")
 
     noise = PAPER_NOISE_NAMES.get(noise, noise)
-    name = name or f"dae_z{latent_dim}_c{channels}_{noise}{noise_level:g}_re{lambda_re:g}_pe{lambda_pe:g}"
+    name = name or _default_name(latent_dim, channels, noise, noise_level, lambda_re, lambda_pe)
     model = DenoisingAutoencoder(
         encoder, decoder, Corruption(noise, noise_level, seed), features, lambda_re, lambda_pe, name=name
     )
     model(np.zeros((1, *image_shape), np.float32))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), **conv_compile_options())
     return model
+
+
+def _default_name(latent_dim: int, channels: int, noise: str, noise_level: float, lre: float, lpe: float) -> str:
+    return f"dae_z{latent_dim}_c{channels}_{PAPER_NOISE_NAMES.get(noise, noise)}{noise_level:g}_re{lre:g}_pe{lpe:g}"
+
+
+#: What :class:`ModelPool` sets on a model it made before: the rest of the arguments fix its architecture.
+_POINT_SETTINGS = ("noise_level", "lambda_re", "lambda_pe", "name")
+
+
+class ModelPool:
+    """Denoising autoencoders made once per architecture and trained again from their start. ``pool.build(**args)``
+    takes the arguments of :func:`build_denoising_autoencoder` and returns what it would, but a model the pool made
+    before with the same architecture (every argument but the noise level, the loss weights and the name; and a
+    perceptual term or none) comes back reset: the weights, optimizer state and noise seed it was made with, the
+    settings and name asked for. So a grid search's points train one model per architecture.
+
+    Why: a TensorFlow process keeps 50-70 MB of every model it trained after the model is gone (its weights and
+    optimizer slots, held outside Python: ``benchmarks/model_retention.py``), so notebook 04's 162 grid models
+    would grow the kernel by about 8 GB. A model trained again kept 1-6 MB a point. The pool keeps its models
+    (one per architecture) until it is dropped; a model it returned is reset by the next ``build`` of its
+    architecture."""
+
+    def __init__(self) -> None:
+        self._models: dict[tuple, tuple[DenoisingAutoencoder, list, list]] = {}
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def build(self, **args: Any) -> DenoisingAutoencoder:
+        """:func:`build_denoising_autoencoder` (keyword arguments), or a model of the same architecture made
+        before, reset."""
+        try:
+            bound = inspect.signature(build_denoising_autoencoder).bind(**args)
+        except TypeError as err:
+            raise ParameterError(f"build_denoising_autoencoder does not take these arguments ({err}).") from None
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        key = tuple(
+            (k, id(v) if k == "features" else tuple(v) if isinstance(v, list) else v)
+            for k, v in values.items()
+            if k not in _POINT_SETTINGS
+        ) + (("perceptual", values["lambda_pe"] > 0),)
+        try:
+            entry = self._models.get(key)
+        except TypeError:  # an unhashable argument: build_denoising_autoencoder says what is wrong with it
+            return build_denoising_autoencoder(**args)
+        if entry is None:
+            model = build_denoising_autoencoder(**args)
+            build_optimizers(model)
+            start = [ops.convert_to_numpy(v) for v in model.variables]
+            slots = [ops.convert_to_numpy(v) for v in model.optimizer.variables]
+            self._models[key] = (model, start, [a if np.any(a) else None for a in slots])
+            return model
+        model, start, slots = entry
+        corrupt(np.zeros((1, 1, 1, 1), np.float32), values["noise"], values["noise_level"])  # checked before any reset
+        _check_lambdas(values["lambda_re"], values["lambda_pe"])
+        for variable, value in zip(model.variables, start):
+            variable.assign(value)
+        for variable, value in zip(model.optimizer.variables, slots):
+            variable.assign(ops.zeros(variable.shape, variable.dtype) if value is None else value)
+        model.corruption.level = values["noise_level"]
+        model.set_loss_weights(values["lambda_re"], values["lambda_pe"])
+        model.name = values["name"] or _default_name(
+            *(values[k] for k in ("latent_dim", "channels", "noise")),
+            values["noise_level"],
+            values["lambda_re"],
+            values["lambda_pe"],
+        )
+        return model
 
 
 def conv_compile_options() -> dict:
@@ -277,12 +400,13 @@ def train_dae(
     batch_size: int = 16,
     checkpoint_dir: str | Path | None = None,
     verbose: int | str = 0,
+    pool: ModelPool | None = None,
     **build: Any,
 ) -> tuple[DenoisingAutoencoder, dict[str, list[float]]]:
-    """Build (``build``: arguments of :func:`build_denoising_autoencoder`) and train a denoising AE on
-    clean ``images`` (n, 64, 64, 3) in [0, 1] with ``models.fit`` (resumable from ``checkpoint_dir``).
-    Returns the model and its loss history."""
-    model = build_denoising_autoencoder(**build)
+    """Build (``build``: arguments of :func:`build_denoising_autoencoder`; through ``pool``, a :class:`ModelPool`,
+    when given) and train a denoising AE on clean ``images`` (n, 64, 64, 3) in [0, 1] with ``models.fit``
+    (resumable from ``checkpoint_dir``). Returns the model and its loss history."""
+    model = build_denoising_autoencoder(**build) if pool is None else pool.build(**build)
     images = _model_images(model, images)
     history = fit(
         model,
