@@ -4,10 +4,11 @@ its globals hold (one container or object level deep; a view counts as its own s
 
     LATENTLAB_PROFILE=full LATENTLAB_DATA=DIR LATENTLAB_MAX_STEPS=2 python benchmarks/trace_cells.py NOTEBOOK
 
-A diagnostic (Linux: it reads ``/proc``), not a benchmark with a target: what the kernel holds beyond its arrays is
-what TensorFlow and Keras keep (traced functions, the oneDNN pool), and a cell whose ``VmHWM`` jumps above the
-memory held before and after it has a transient at the peak. It found the spike of ``features.unit_rms`` and the
-agents' traced functions in notebook 05 (benchmarks/README.md, bench_scale).
+Cells may take as long as they need, as with ``latentlab run`` (notebook 04's grid in ``full`` takes over an hour
+here; a limit of one hour stopped it once). A diagnostic (Linux: it reads ``/proc``), not a benchmark with a target:
+what the kernel holds beyond its arrays is what TensorFlow and Keras keep (traced functions, the oneDNN pool), and a
+cell whose ``VmHWM`` jumps above the memory held before and after it has a transient at the peak. It found the spike
+of ``features.unit_rms`` and the agents' traced functions in notebook 05 (benchmarks/README.md, bench_scale).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def main() -> None:
         raise SystemExit(__doc__)
     path = Path(sys.argv[1]).resolve()
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     with client.setup_kernel():
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
