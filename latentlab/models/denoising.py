@@ -259,7 +259,7 @@ class ModelPool:
 
     Why: a TensorFlow process keeps 50-70 MB of every model it trained after the model is gone (its weights and
     optimizer slots, held outside Python: ``benchmarks/model_retention.py``), so notebook 04's 162 grid models
-    would grow the kernel by about 8 GB. A model trained again kept 1-6 MB a point. The pool keeps its models
+    would grow the kernel by about 8 GB. A model trained again kept 1-3 MB a point. The pool keeps its models
     (one per architecture) until it is dropped; a model it returned is reset by the next ``build`` of its
     architecture."""
 
