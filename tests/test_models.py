@@ -136,6 +136,11 @@ def test_from_uint8_trains_on_the_values_of_a_float_copy_without_making_one(mnis
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ParameterError, match="from_uint8=True.*float32"):
         fit(build_dense_autoencoder(1), floats, epochs=1, from_uint8=True, verbose=0)
+    labels = np.zeros(len(raw), np.uint8)  # uint8 class labels would be divided by 255 too
+    with pytest.raises(ParameterError, match="y has shape"):
+        fit(build_dense_autoencoder(1), raw, labels, epochs=1, from_uint8=True, verbose=0)
+    with pytest.raises(ParameterError, match=r"validation_data\[1\] has shape"):
+        fit(build_dense_autoencoder(1), raw, epochs=1, validation_data=(raw, labels), from_uint8=True, verbose=0)
 
 
 def test_image_rows_with_targets_train_as_the_arrays_they_stand_for(mnist):

@@ -402,6 +402,16 @@ def _uint8_arrays(x: Any, y: Any, validation_data: Any, convert: bool) -> tuple[
                 f"fit(from_uint8=True): {name} is {type(a).__name__} {getattr(a, 'dtype', '')}; give uint8 image "
                 "arrays (0-255), or leave from_uint8 off for floats."
             )
+    pairs = [("y", y, x)]
+    if isinstance(validation_data, tuple) and len(validation_data) >= 2:
+        pairs.append(("validation_data[1]", validation_data[1], validation_data[0]))
+    for name, target, inputs in pairs:
+        if target is not None and target.shape != inputs.shape:
+            raise ParameterError(
+                f"fit(from_uint8=True) divides the targets by 255 too (it is for image targets, as an autoencoder's); "
+                f"{name} has shape {target.shape}, not the images' {inputs.shape}: give a classifier float images "
+                "(x / 255) with from_uint8 off."
+            )
     if not convert:
         return x, y, validation_data
     same = y is x
@@ -483,7 +493,8 @@ def fit(
 
     ``from_uint8=True`` takes uint8 image arrays (0-255: x, y and validation arrays) and feeds the model float32
     in [0, 1]: on TensorFlow each batch is converted in the pipeline, so memory holds the uint8 images once, not a
-    float copy (4x their size) and its tensor; other backends convert the arrays once before training.
+    float copy (4x their size) and its tensor; other backends convert the arrays once before training. Targets are
+    converted too, so they must be images shaped like the inputs (an autoencoder's): uint8 class labels are refused.
 
     When training ends, the heap's free memory is returned to the system (:func:`latentlab.memory.give_back`).
     """
