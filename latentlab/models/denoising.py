@@ -32,6 +32,13 @@ def corrupt(x: Any, kind: str, level: float, seed: int | keras.random.SeedGenera
     """Corrupted images: ``gaussian`` adds N(0, level) noise (level = standard deviation), ``drop`` sets
     a random fraction ``level`` of pixels (all channels) to 0. ``x`` (n, h, w, c); ``seed`` an int or a
     ``keras.random.SeedGenerator``."""
+    kind = check_noise(kind, level)
+    return x if level == 0 else _noisy(x, kind, level, seed)
+
+
+def check_noise(kind: str, level: float) -> str:
+    """The noise's kind by its own name (``gaussian`` or ``drop``), or :class:`ParameterError` for a kind or
+    level :func:`corrupt` does not take."""
     if not isinstance(kind, str) or PAPER_NOISE_NAMES.get(kind, kind) not in NOISE_TYPES:
         raise ParameterError(f"noise {kind!r}: choose one of {NOISE_TYPES} (the paper's 'normal' / 'white').")
     kind = PAPER_NOISE_NAMES.get(kind, kind)
@@ -39,7 +46,7 @@ def corrupt(x: Any, kind: str, level: float, seed: int | keras.random.SeedGenera
         raise ParameterError(f"noise level {level!r}: a standard deviation >= 0, or a drop ratio in [0, 1].")
     if not 0 <= level <= (1 if kind == "drop" else np.inf) or not np.isfinite(level):
         raise ParameterError(f"noise level {level}: a standard deviation >= 0, or a drop ratio in [0, 1].")
-    return x if level == 0 else _noisy(x, kind, level, seed)
+    return kind
 
 
 def _noisy(x: Any, kind: str, level: Any, seed: Any) -> Any:
@@ -68,8 +75,7 @@ class Corruption(layers.Layer):
 
     def __init__(self, kind: str = "gaussian", level: float = 0.2, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        corrupt(np.zeros((1, 1, 1, 1), np.float32), kind, level)  # validates the arguments
-        self.kind, self.seed = PAPER_NOISE_NAMES.get(kind, kind), seed
+        self.kind, self.seed = check_noise(kind, level), seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         constant = keras.initializers.Constant(float(level))
         self._level = self.add_weight(shape=(), initializer=constant, trainable=False, name="level")
@@ -81,7 +87,7 @@ class Corruption(layers.Layer):
 
     @level.setter
     def level(self, value: float) -> None:
-        corrupt(np.zeros((1, 1, 1, 1), np.float32), self.kind, value)  # validates it
+        check_noise(self.kind, value)
         self._level.assign(float(value))
 
     def call(self, x: Any, training: bool = False) -> Any:
@@ -204,7 +210,7 @@ def build_denoising_autoencoder(
         raise ParameterError(f"learning_rate={learning_rate!r}: give a number > 0, e.g. 1e-3.")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise ParameterError(f"seed={seed!r}: give a whole number or None.")
-    corrupt(np.zeros((1, 1, 1, 1), np.float32), noise, noise_level)  # checks the noise before any name uses it
+    noise = check_noise(noise, noise_level)  # before any name uses it
     h_, w_, c_ = shape
     if h_ % 8 or w_ % 8:
         raise ParameterError(f"image_shape={image_shape}: height and width must be multiples of 8.")
@@ -232,7 +238,6 @@ def build_denoising_autoencoder(
     out = layers.Conv2D(c_, 3, padding="same", activation="sigmoid", kernel_initializer=init())(h)
     decoder = keras.Model(z, out, name="decoder")
 
-    noise = PAPER_NOISE_NAMES.get(noise, noise)
     name = name or _default_name(latent_dim, channels, noise, noise_level, lambda_re, lambda_pe)
     model = DenoisingAutoencoder(
         encoder, decoder, Corruption(noise, noise_level, seed), features, lambda_re, lambda_pe, name=name
@@ -295,7 +300,7 @@ class ModelPool:
             self._models[key] = (model, start, [a if np.any(a) else None for a in slots])
             return model
         model, start, slots = entry
-        corrupt(np.zeros((1, 1, 1, 1), np.float32), values["noise"], values["noise_level"])  # checked before any reset
+        check_noise(values["noise"], values["noise_level"])  # checked before any reset
         _check_lambdas(values["lambda_re"], values["lambda_pe"])
         for variable, value in zip(model.variables, start):
             variable.assign(value)
