@@ -575,8 +575,10 @@ def test_path_scores_of_known_paths(pairs, digit_feature_net):
     assert "reads_as_goal" not in path_scores(still, goal, judge, start)
 
 
-def test_path_scores_go_chunk_by_chunk_with_the_scores_of_one_pass(pairs):
+def test_path_scores_go_chunk_by_chunk_with_the_scores_of_one_pass(pairs, monkeypatch):
     import tracemalloc
+
+    from latentlab.agent import scoring
 
     start, goal = pairs
     keras.utils.set_random_seed(1)
@@ -593,6 +595,15 @@ def test_path_scores_go_chunk_by_chunk_with_the_scores_of_one_pass(pairs):
     for key in whole:
         assert np.isclose(chunked[key], whole[key], rtol=1e-6, atol=0), (key, chunked[key], whole[key])
     # one pass copies every live frame (6 MB, and 12 MB as float64 for the distances)
+    assert peak < paths.nbytes / 2, f"{peak / 2**20:.1f} MB traced for {paths.nbytes / 2**20:.1f} MB of paths"
+    # wide frames: a chunk holds at most CHUNK_BYTES of frames, however many ``chunk`` allows, with the same scores
+    monkeypatch.setattr(scoring, "CHUNK_BYTES", paths.nbytes // 32)
+    tracemalloc.start()
+    bounded = path_scores(paths, goal, judge, start, alive=alive, chunk=10**6)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    for key in whole:
+        assert np.isclose(bounded[key], whole[key], rtol=1e-6, atol=0), (key, bounded[key], whole[key])
     assert peak < paths.nbytes / 2, f"{peak / 2**20:.1f} MB traced for {paths.nbytes / 2**20:.1f} MB of paths"
 
 

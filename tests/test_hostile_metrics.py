@@ -29,8 +29,9 @@ def test_one_nan_reference_is_an_error_not_inf_everywhere(small_mnist):
         metrics.nearest_distances(x[:2], x[:5, :100])
     with pytest.raises(ParameterError, match="references is empty"):
         metrics.nearest_distances(x[:2], x[:0])
-    with pytest.raises(ParameterError, match="batch_size=0"):
-        metrics.nearest_distances(x[:2], x[:5], chunk=0)
+    for chunk in (0, -1, 2.5, True):
+        with pytest.raises(ParameterError, match=f"chunk={chunk!r}"):
+            metrics.nearest_distances(x[:2], x[:5], chunk=chunk)
 
 
 @pytest.mark.parametrize("win_size", [-3, 1, 2, 8, 25, True, 7.0])

@@ -45,6 +45,27 @@ def test_nearest_distances_are_exact(small_mnist):
     np.testing.assert_allclose(dist, brute.min(1), rtol=1e-4)
 
 
+def test_nearest_distances_on_wide_images_hold_a_bounded_chunk(monkeypatch):
+    """Wide rows (64 x 64 x 3 faces) are taken fewer than ``chunk`` at a time, so a chunk's float64 copy stays under
+    CHUNK_BYTES, and float32 inputs are not copied: memory beside the inputs is a small part of them."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    queries = rng.random((300, 64 * 64 * 3), dtype=np.float32)
+    refs = rng.random((400, 64 * 64 * 3), dtype=np.float32)
+    refs[123] = queries[7] + 0.001  # one near copy: its index must be found
+    monkeypatch.setattr(metrics, "CHUNK_BYTES", 2**20)
+    tracemalloc.start()
+    dist, idx = metrics.nearest_distances(queries, refs)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 0.2 * (queries.nbytes + refs.nbytes), f"{peak / 1e6:.1f} MB beside {refs.nbytes / 1e6:.1f} MB"
+    brute = np.stack([np.sqrt(((q.astype(np.float64) - refs) ** 2).sum(1)) for q in queries])
+    np.testing.assert_array_equal(idx, brute.argmin(1))
+    np.testing.assert_allclose(dist, brute.min(1), rtol=1e-5)
+    assert idx[7] == 123
+
+
 def test_generation_scores_tell_copies_and_noise_apart(small_mnist):
     x, y = small_mnist
     copies = metrics.generation_scores(x[:200], y[:200], y[:200], x)

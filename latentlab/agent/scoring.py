@@ -15,7 +15,7 @@ from keras import ops
 from latentlab.agent.model import InterpolationAgent
 from latentlab.batching import batch_slices, map_batches, predict
 from latentlab.errors import ParameterError
-from latentlab.metrics import detail_energy, nearest_distances
+from latentlab.metrics import CHUNK_BYTES, detail_energy, nearest_distances
 
 Tensor = Any  # a backend tensor (or anything keras.ops converts to one)
 
@@ -125,8 +125,9 @@ def path_scores(
     ``steps`` (mean number of frames after the first); with a ``classifier`` (images -> class scores),
     also ``reads_as_goal``: the share of paths whose end point it assigns the class it assigns the goal.
 
-    The frames after the first are scored about ``chunk`` at a time (whole paths per chunk), so memory holds one
-    chunk's copy beside the paths, not a copy of them all (notebook 05's face paths in ``full`` are 0.8 GB each)."""
+    The frames after the first are scored about ``chunk`` at a time (whole paths per chunk; fewer where their
+    float32 copy would pass :data:`~latentlab.metrics.CHUNK_BYTES`, as for 64 x 64 x 3 faces), so memory holds one
+    chunk's copies beside the paths, not a copy of them all (notebook 05's face paths in ``full`` are 0.3 GB each)."""
     paths = paths if isinstance(paths, np.ndarray) else np.asarray(paths, np.float32)  # an array is not copied
     n, k = paths.shape[:2]
     alive = np.ones((n, k), np.float32) if alive is None else np.asarray(alive, np.float32)
@@ -135,7 +136,8 @@ def path_scores(
     live = alive[:, 1:] > 0
     flat_references = np.asarray(references).reshape(len(references), -1)
     if live.any():
-        rows_per_chunk = max(1, chunk // (k - 1))
+        frames_per_chunk = min(chunk, CHUNK_BYTES // (4 * max(int(np.prod(paths.shape[2:])), 1)))
+        rows_per_chunk = max(1, frames_per_chunk // (k - 1))
         chunks = (np.asarray(paths[rows, 1:], np.float32)[live[rows]] for rows in batch_slices(n, rows_per_chunk))
     else:
         chunks = iter([final])  # no frame after the first anywhere: the end points are what is scored
