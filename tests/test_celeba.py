@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from latentlab.data import celeba as celeba_module
-from latentlab.data.celeba import CROP_BOX, load_celeba, preprocess
+from latentlab.data.celeba import CROP_BOX, load_celeba, preprocess, read_attributes
 from latentlab.data.sources import package_file
 from latentlab.errors import DataFormatError, DataNotFoundError, ParameterError
 
@@ -274,6 +274,22 @@ def test_attributes_beside_the_images_are_read_in_the_published_format(data_dir,
     np.testing.assert_array_equal(faces[2:5].attribute("Smiling"), values[2:5, CELEBA_ATTRIBUTES.index("Smiling")])
     with pytest.raises(ParameterError, match="'male' is not in .*Male"):
         faces.attribute("male")
+
+
+def test_a_long_attribute_file_is_read_without_a_string_per_value(tmp_path):
+    """20,000 lines (a tenth of CelebA's): the table as read, and memory near its own size, where holding the split
+    lines made 800,000 small strings (about 50 MB) at once."""
+    import tracemalloc
+
+    values = np.where(np.random.default_rng(1).random((20_000, 40)) < 0.3, 1, -1)
+    path = _write_attributes(tmp_path / "list_attr_celeba.txt", values)
+    tracemalloc.start()
+    attributes = read_attributes(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_array_equal(attributes.values, values)
+    assert attributes.rows["020000.jpg"] == 19_999 and attributes.values.dtype == np.int8
+    assert peak < 8e6, f"{peak / 1e6:.1f} MB for a table of {attributes.values.nbytes / 1e6:.1f} MB"
 
 
 def test_attributes_follow_the_usable_images_of_a_zip(data_dir, offline_folder):
