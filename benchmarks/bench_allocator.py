@@ -4,7 +4,7 @@ which keeps the largest working set a step needed) against the C library's alloc
 to keep freed memory in its heap (glibc's ``mallopt``: no mmap, no trimming; ``heap``), which would avoid a page
 fault per page of every large tensor.
 
-    python benchmarks/bench_allocator.py [--trials 3] [--steps 30] [--work face_agent,conv_ae]
+    python benchmarks/bench_allocator.py [--trials 3] [--steps 30] [--work face_agent,conv_ae] [--variants pool,system]
 
 The setting is read once per process, so every trial is a fresh process: pool, system, heap, pool, ... (the
 variants interleaved), each building one model, running ``--steps`` training steps untimed (tracing, warm-up),
@@ -12,7 +12,10 @@ then ``--steps`` timed ones, and reporting steps/s, the peak anonymous memory sa
 anonymous memory left after the model, its traced functions and its data are deleted and the heap trimmed. Work:
 
     face_agent  notebook 05's face agent in `full`: 64 x 64 faces, width 32, warp + recolour + blend, 5 steps
-                (BPTT), its discriminator's own updates; batch 64 of random faces
+                (BPTT, recomputed in the backward pass), its discriminator's own updates; batch 64 of random faces
+    face_agent_cpu  the same agent in `cpu`: 32 x 32 faces, width 16, batch 32
+    digit_agent notebook 05's BPTT digit agent in `cpu` (and `full` but for its batch): 28 x 28, width 16, 5 warps,
+                batch 32 of random digits
     conv_ae     notebook 02's convolutional autoencoder (64 x 64, latent 256); batch 64 of random faces
     dense_ae    notebook 01's 9-layer dense autoencoder; batch 256 of random digits
 """
@@ -30,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from trials import anon_mb, in_fresh_process, spread  # noqa: E402
 
-WORK = ("face_agent", "conv_ae", "dense_ae")
+WORK = ("face_agent", "face_agent_cpu", "digit_agent", "conv_ae", "dense_ae")
 VARIANTS = {"pool": ("false", "0"), "system": ("true", "0"), "heap": ("true", "1")}
 
 
@@ -51,27 +54,33 @@ def one(work: str, steps: int) -> dict:
 
     rng = np.random.default_rng(0)
     keras.utils.set_random_seed(0)
-    if work == "face_agent":
+    if work in ("face_agent", "face_agent_cpu", "digit_agent"):
         from latentlab.agent import AgentConfig, InterpolationAgent
         from latentlab.agent.training import DiscriminatorUpdates, compile_agent
 
-        faces = rng.random((2048, 64, 64, 3), dtype=np.float32)
-        config = AgentConfig(
-            image_shape=(64, 64, 3),
-            mode="bptt",
-            n_steps=5,
-            transformations=("warp", "recolor", "blend"),
-            width=32,
-            max_flow=6.0,
-            step_share=0.25,
-            noise_resolution=None,
-            realism_weight=0.05,
-            discriminator_lr=1e-3,
-            discriminator_steps=2,
-        )
+        if work == "digit_agent":
+            config, batch = AgentConfig(image_shape=(28, 28, 1), mode="bptt", n_steps=5, width=16), 32
+        else:
+            size, width, batch = (64, 32, 64) if work == "face_agent" else (32, 16, 32)
+            config = AgentConfig(
+                image_shape=(size, size, 3),
+                mode="bptt",
+                n_steps=5,
+                transformations=("warp", "recolor", "blend"),
+                width=width,
+                max_flow=6.0 if size == 64 else 3.0,
+                step_share=0.25,
+                noise_resolution=None,
+                realism_weight=0.05,
+                discriminator_lr=1e-3,
+                discriminator_steps=2,
+                recompute=True,
+            )
+        images = rng.random((2048, *config.image_shape), dtype=np.float32)
         model = compile_agent(InterpolationAgent(config))
-        data = {"x": [faces, faces[::-1].copy()], "batch_size": 64}
-        callbacks = [DiscriminatorUpdates(faces, faces[::-1].copy(), 64)]
+        data = {"x": [images, images[::-1].copy()], "batch_size": batch}
+        updates = config.discriminator_lr is not None
+        callbacks = [DiscriminatorUpdates(images, images[::-1].copy(), batch)] if updates else []
     elif work == "conv_ae":
         from latentlab.models.conv import build_conv_autoencoder
 
@@ -105,19 +114,23 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--work", default="face_agent,conv_ae")
+    parser.add_argument("--variants", default="pool,system,heap", help="of pool, system, heap; pool is the reference")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one trial of this work in this process
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one(args.one, args.steps)))
         return
-    works = args.work.split(",")
+    works, variants = args.work.split(","), args.variants.split(",")
     if unknown := set(works) - set(WORK):
         parser.error(f"unknown work {sorted(unknown)}: choose from {', '.join(WORK)}")
+    if "pool" not in variants or set(variants) - set(VARIANTS):
+        parser.error(f"--variants {args.variants}: pool and any of {', '.join(VARIANTS)}")
     print(f"{args.trials} trials x {args.steps} timed steps, variants interleaved, each trial a fresh process")
     for work in works:
-        results: dict[str, list[dict]] = {v: [] for v in VARIANTS}
+        results: dict[str, list[dict]] = {v: [] for v in variants}
         for _ in range(args.trials):
-            for variant, (value, heap) in VARIANTS.items():
+            for variant in variants:
+                value, heap = VARIANTS[variant]
                 env = {**os.environ, "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": value, "TF_CPP_MIN_LOG_LEVEL": "3"}
                 env["BENCH_HEAP"] = heap
                 argv = [__file__, "--one", work, "--steps", str(args.steps)]
@@ -131,7 +144,7 @@ def main() -> None:
             left = statistics.median(r["left_mb"] for r in rows)
             print(f"| {variant} | {spread(rates)} | {peak:,.0f} | {left:,.0f} |")
         pool = [r["steps_per_s"] for r in results["pool"]]
-        for variant in ("system", "heap"):
+        for variant in (v for v in variants if v != "pool"):
             rates = [r["steps_per_s"] for r in results[variant]]
             rounds = [s / p for s, p in zip(rates, pool)]
             print(
