@@ -9,9 +9,12 @@ system (glibc keeps it otherwise; :func:`latentlab.models.fit` calls it when its
 
 What stays: TensorFlow on x86 CPUs allocates tensors from oneDNN's pool, which grows to the largest working set a
 step needed (a batch's activations) and keeps it, reused by every later model. ``TF_ONEDNN_USE_SYSTEM_ALLOCATOR=true``
-(set before TensorFlow starts) makes tensors come from ``malloc`` instead, which gives them back; latentlab does not
-set it, because training ran slower with it (benchmarks/bench_allocator.py). On a GPU the working set is the
-device's memory, not the host's. TensorFlow also keeps some memory of every model a process trained after the model
+(read when TensorFlow makes its CPU device, at its first operation) makes tensors come from ``malloc`` instead, which
+gives them back: :func:`use_system_allocator` sets it where that is still possible. Only notebook 05, which trains
+ten agents and five other models in one kernel, calls it. The cost in speed did not reproduce: in two invocations
+its digit agents of ``cpu`` trained at 1.00x and 0.96x the pool's speed, its face agent at 0.71x and 1.03x; other
+notebooks' autoencoders at 0.67-0.98x (benchmarks/bench_allocator.py). On a GPU the working set is the device's
+memory, not the host's. TensorFlow also keeps some memory of every model a process trained after the model
 is gone and collected (50-60 MB for one of notebook 04's grid autoencoders of 256 channels; it stayed with oneDNN
 off; none on JAX: benchmarks/model_retention.py), which neither function here gives back: notebook 04's grid trains
 one model per architecture again instead (:class:`latentlab.models.denoising.ModelPool`).
@@ -21,10 +24,13 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 import sys
 from typing import Any
 
 _TRACED = ("train_function", "test_function", "predict_function")
+#: TensorFlow's switch from oneDNN's pool to the C library's allocator for CPU tensors.
+SYSTEM_ALLOCATOR = "TF_ONEDNN_USE_SYSTEM_ALLOCATOR"
 
 
 @functools.cache
@@ -61,3 +67,27 @@ def drop_traced(model: Any) -> int:
                 dropped += 1
         todo.extend(getattr(m, "layers", ()))
     return dropped
+
+
+def use_system_allocator() -> bool:
+    """Have TensorFlow take CPU tensors from the C library's allocator, which returns what a finished step or model
+    freed to the system, instead of oneDNN's pool, which keeps the largest working set any step needed for the rest of
+    the process (see the module doc). TensorFlow reads the setting when it makes its CPU device, at its first
+    operation, so call this before anything runs on it (notebook 05 does in its imports cell).
+
+    Returns True if TensorFlow will use the system allocator: the setting was made now, or was already ``true``.
+    False, changing nothing, where it cannot or should not: Keras runs on another backend (JAX and PyTorch have no such
+    pool), TensorFlow has already made its device (a kernel whose cells ran before; restart it), or the user set
+    ``TF_ONEDNN_USE_SYSTEM_ALLOCATOR`` to something else, which is kept."""
+    chosen = os.environ.get(SYSTEM_ALLOCATOR)
+    if chosen is not None:
+        return chosen.strip().lower() in ("1", "true")
+    if "keras" in sys.modules and sys.modules["keras"].backend.backend() != "tensorflow":
+        return False
+    if "tensorflow" in sys.modules:
+        from tensorflow.python.eager import context  # no public way to ask whether the device exists yet
+
+        if getattr(context.context(), "_initialized", True):
+            return False
+    os.environ[SYSTEM_ALLOCATOR] = "true"
+    return True

@@ -51,6 +51,18 @@ def test_outputs_are_written_batch_by_batch_not_collected_and_concatenated():
         map_batches(lambda a: a.sum(keepdims=True), x, batch_size=256)
 
 
+def test_a_pass_of_several_batches_returns_the_heaps_free_memory(monkeypatch):
+    from latentlab import batching
+
+    trims = []
+    monkeypatch.setattr(batching, "give_back", lambda: trims.append(1) or True)
+    x = np.arange(10, dtype=np.float32)
+    map_batches(lambda a: a * 2, x, batch_size=4)
+    assert trims == [1], "one trim after the pass of three batches"
+    map_batches(lambda a: a * 2, x, batch_size=10)
+    assert trims == [1], "none after a single batch (a slider's decode: no cost added)"
+
+
 @pytest.mark.parametrize("size", [0, -1, 2.5, True])
 def test_batch_size_must_be_a_positive_whole_number(size):
     with pytest.raises(ParameterError, match="batch_size"):
