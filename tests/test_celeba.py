@@ -314,6 +314,9 @@ def test_attributes_missing_or_broken_are_named(data_dir, tmp_path, offline_fold
     _write_attributes(attributes, np.ones((2, 40), int), count=3)
     with pytest.raises(DataFormatError, match="declares 3 images but lists 2 .*truncated"):
         load_celeba(verbose=False)
+    _write_attributes(attributes, np.ones((3, 40), int), count=10**12)  # a damaged count: no table of its size
+    with pytest.raises(DataFormatError, match="declares 1,000,000,000,000 images; CelebA has 202,599"):
+        load_celeba(verbose=False)
     _write_attributes(attributes, np.zeros((3, 40), int))
     with pytest.raises(DataFormatError, match=r"line 3: '000001\.jpg  0  0.* 40 values of 1 or -1"):
         load_celeba(verbose=False)

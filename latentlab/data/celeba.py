@@ -181,6 +181,11 @@ def read_attributes(path: str | Path) -> Attributes:
                     f"(first line: {head[0].rstrip()[:60]!r}). {redo}"
                 )
             declared, columns = int(head[0]), tuple(head[1].split())
+            if declared > N_IMAGES:
+                raise DataFormatError(
+                    f"{path} declares {declared:,} images; CelebA has {N_IMAGES:,}. It is not CelebA's {ATTRIBUTES}. "
+                    f"{redo}"
+                )
             values = np.empty((declared, len(columns)), np.int8)
             rows: dict[str, int] = {}
             for line_no, line in enumerate(lines, 3):
