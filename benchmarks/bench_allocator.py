@@ -31,9 +31,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_agent_step import FACES  # noqa: E402
+from bench_agent_step import WORK as AGENT_STEPS  # noqa: E402
 from trials import anon_mb, in_fresh_process, spread  # noqa: E402
 
-WORK = ("face_agent", "face_agent_cpu", "digit_agent", "conv_ae", "dense_ae")
+#: This benchmark's agent work: bench_agent_step's settings of the same agent.
+AGENTS = {"face_agent": "faces_full", "face_agent_cpu": "faces_cpu", "digit_agent": "digits_cpu"}
+WORK = (*AGENTS, "conv_ae", "dense_ae")
 VARIANTS = {"pool": ("false", "0"), "system": ("true", "0"), "heap": ("true", "1")}
 
 
@@ -54,33 +58,18 @@ def one(work: str, steps: int) -> dict:
 
     rng = np.random.default_rng(0)
     keras.utils.set_random_seed(0)
-    if work in ("face_agent", "face_agent_cpu", "digit_agent"):
+    if work in AGENTS:
         from latentlab.agent import AgentConfig, InterpolationAgent
         from latentlab.agent.training import DiscriminatorUpdates, compile_agent
 
-        if work == "digit_agent":
-            config, batch = AgentConfig(image_shape=(28, 28, 1), mode="bptt", n_steps=5, width=16), 32
-        else:
-            size, width, batch = (64, 32, 64) if work == "face_agent" else (32, 16, 32)
-            config = AgentConfig(
-                image_shape=(size, size, 3),
-                mode="bptt",
-                n_steps=5,
-                transformations=("warp", "recolor", "blend"),
-                width=width,
-                max_flow=6.0 if size == 64 else 3.0,
-                step_share=0.25,
-                noise_resolution=None,
-                realism_weight=0.05,
-                discriminator_lr=1e-3,
-                discriminator_steps=2,
-                recompute=True,
-            )
+        settings = dict(AGENT_STEPS[AGENTS[work]])
+        batch = settings.pop("batch")
+        faces = settings["image_shape"][-1] == 3  # the face agents recompute their steps, as notebook 05's
+        config = AgentConfig(**settings, **(FACES if faces else {}), recompute=faces)
         images = rng.random((2048, *config.image_shape), dtype=np.float32)
         model = compile_agent(InterpolationAgent(config))
         data = {"x": [images, images[::-1].copy()], "batch_size": batch}
-        updates = config.discriminator_lr is not None
-        callbacks = [DiscriminatorUpdates(images, images[::-1].copy(), batch)] if updates else []
+        callbacks = [DiscriminatorUpdates(images, images[::-1].copy(), batch)] if faces else []
     elif work == "conv_ae":
         from latentlab.models.conv import build_conv_autoencoder
 
