@@ -677,3 +677,29 @@ def test_training_in_a_fresh_kernel_needs_no_global_seed(pairs):
     history = train_agent(agent, *pairs, epochs=1, batch_size=32, verbose=0)
     assert np.isfinite(history["loss"]).all()
     assert tf.compat.v1.random.get_seed(None)[0] == 5
+
+
+def test_interpolate_bounds_its_batch_by_the_bytes_of_the_frames(monkeypatch):
+    """The default batch keeps a batch's episode frames within EPISODE_BYTES: notebook 05's 64 x 64 face agent
+    needed 1 GB more while a batch of 256 ran; digits keep 256. An asked batch size is used as it is."""
+    import latentlab.agent.model as agent_model
+
+    sizes = []
+
+    def recording(fn, *arrays, batch_size=256, progress=None):
+        sizes.append(batch_size)
+        return agent_model.map_batches.__wrapped__(fn, *arrays, batch_size=batch_size)
+
+    recording.__wrapped__ = agent_model.map_batches
+    monkeypatch.setattr(agent_model, "map_batches", recording)
+    monkeypatch.setattr(agent_model, "EPISODE_BYTES", 3 * 4 * 16 * 16 * 3 * 5)  # five pairs of 16 px, 2 steps
+    faces = InterpolationAgent(image_shape=(16, 16, 3), mode="bptt", n_steps=2, width=4, noise_resolution=None)
+    x = np.random.default_rng(0).uniform(size=(12, 16, 16, 3)).astype(np.float32)
+    ep = faces.interpolate(x, x[::-1])
+    whole = faces.interpolate(x, x[::-1], batch_size=12)
+    assert sizes == [5, 12] and ep["states"].shape == (12, 3, 16, 16, 3)
+    np.testing.assert_allclose(ep["states"], whole["states"], rtol=1e-5, atol=1e-6)
+    monkeypatch.setattr(agent_model, "EPISODE_BYTES", 16 * 2**20)
+    digits = np.zeros((2, 28, 28, 1), np.float32)
+    InterpolationAgent(mode="bptt", n_steps=15, width=4).interpolate(digits, digits)
+    assert sizes[-1] == 256, "15 steps of 28 px digits: 256 pairs"

@@ -40,6 +40,10 @@ from latentlab.batching import map_batches
 from latentlab.errors import ParameterError
 
 MODES = tuple(LOSSES)
+EPISODE_BYTES = 16 * 2**20
+"""A batch of :meth:`InterpolationAgent.interpolate` holds at most this many bytes of episode frames (and at most 256
+pairs) unless asked otherwise: 56 pairs of 64 x 64 faces over 5 steps, whose default batch of 256 needed 1 GB more
+while it ran (notebook 05's face agent in ``full``: none at 64); 28 px digits over up to 15 steps keep 256."""
 TRACKED = ("return", "final_distance", "steps", "value_loss", "disc_loss", "realism", "policy_std")
 Tensor = Any  # a backend tensor (or anything keras.ops converts to one)
 
@@ -367,9 +371,13 @@ class InterpolationAgent(keras.Model):
         joint = 0.0 if self.config.discriminator_lr is not None else 1.0
         return agent_loss + value_loss + joint * disc_loss
 
-    def interpolate(self, start: np.ndarray, goal: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
+    def interpolate(self, start: np.ndarray, goal: np.ndarray, batch_size: int | None = None) -> dict[str, np.ndarray]:
         """Run deterministic episodes (mean actions, STOP at p > 0.5) on arrays (n, h, w, c) in [0, 1]:
-        ``states`` (n, n_steps + 1, h, w, c), ``final`` (n, h, w, c), ``steps`` (n,), ``alive`` (n, n_steps + 1)."""
+        ``states`` (n, n_steps + 1, h, w, c), ``final`` (n, h, w, c), ``steps`` (n,), ``alive`` (n, n_steps + 1).
+        ``batch_size`` pairs at a time; by default as many as keep a batch's frames within :data:`EPISODE_BYTES`."""
+        if batch_size is None:
+            frames = 4 * (self.config.n_steps + 1) * int(np.prod(self.config.image_shape))  # float32, one pair
+            batch_size = max(1, min(256, EPISODE_BYTES // frames))
 
         def episode(s: np.ndarray, g: np.ndarray) -> dict[str, Tensor]:
             ep = self([s, g], training=False)
