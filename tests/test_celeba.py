@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from latentlab.data import celeba as celeba_module
-from latentlab.data.celeba import CROP_BOX, load_celeba, preprocess, read_attributes
+from latentlab.data.celeba import CROP_BOX, cache_faces, downscale, load_celeba, preprocess, read_attributes
 from latentlab.data.sources import package_file
 from latentlab.errors import DataFormatError, DataNotFoundError, ParameterError
 
@@ -127,6 +127,37 @@ def test_zip_streams_batches_and_skips_a_corrupt_image(data_dir, offline_folder)
     )
     expected = faces.images([0, 1, 2, 4]) / 255.0
     np.testing.assert_allclose(batches[0], expected, atol=1e-6)
+
+
+def test_faces_are_cached_at_a_size_and_read_back_while_the_zip_is_the_same(data_dir, offline_folder, monkeypatch):
+    jpgs = _real_jpgs(offline_folder, 9)
+    zipped = data_dir / "celeba" / "img_align_celeba.zip"
+    zipped.parent.mkdir(parents=True)
+    with zipfile.ZipFile(zipped, "w") as archive:
+        for k, data in enumerate(jpgs, 1):
+            archive.writestr(f"img_align_celeba/{k:06d}.jpg", data[: len(data) // 3] if k == 4 else data)
+    faces = load_celeba(verbose=False)
+    path = data_dir / "cache" / "faces.npy"
+    cache = cache_faces(faces, 32, path, batch=4, verbose=False)  # three batches, one with the corrupt image
+    expected = downscale(faces.images(range(9)), 32)
+    assert cache.shape == (8, 32, 32, 3) and "img_align_celeba/000004.jpg" in faces.skipped
+    np.testing.assert_array_equal(cache.array(), expected)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["faces.json", "faces.npy"], "no staged file left"
+
+    with monkeypatch.context() as patched:
+        patched.setattr(celeba_module.CelebA, "read", lambda self, name: pytest.fail("decoded again"))
+        again = cache_faces(faces, 32, path, verbose=False)
+    np.testing.assert_array_equal(again.array(), expected)
+    assert len(cache_faces(faces[:5], 32, path, verbose=False)) == 4, "other faces: rebuilt"
+    np.testing.assert_array_equal(cache_faces(faces, 64, path, verbose=False).array(), faces.images(range(9)))
+    with zipfile.ZipFile(zipped, "w") as archive:  # the same names, other pixels
+        for k in range(1, 10):
+            archive.writestr(f"img_align_celeba/{k:06d}.jpg", jpgs[9 - k])
+    changed = cache_faces(load_celeba(verbose=False), 64, path, verbose=False)
+    assert len(changed) == 9 and not np.array_equal(changed.array()[0], expected[0])
+    for bad in (0, 48, True):
+        with pytest.raises(ParameterError, match="divides 64"):
+            cache_faces(faces, bad, path)
 
 
 def test_a_zip_is_opened_once_per_reading_thread_not_once_per_image(data_dir, offline_folder, monkeypatch):

@@ -41,6 +41,18 @@ def test_the_cache_holds_the_frames_read_into_memory(built):
         cache.read([9])
 
 
+def test_the_array_maps_the_file_read_only_and_notices_a_changed_file(built, tmp_path):
+    cache, frames = built
+    mapped = cache.array()
+    assert isinstance(mapped, np.memmap) and not mapped.flags.writeable and mapped.shape == cache.shape
+    np.testing.assert_array_equal(mapped[[8, 2]], frames[[8, 2]])
+    path = tmp_path / "small.npy"
+    small = FrameCache.build(path, (3, 2), iter([np.arange(6, dtype=np.uint8).reshape(3, 2)]), {"k": 1})
+    np.save(path, np.zeros((2, 3), np.uint8))  # replaced after it was opened
+    with pytest.raises(DataFormatError, match="changed since it was opened"):
+        small.array()
+
+
 def test_a_valid_cache_is_read_back_and_any_other_is_rebuilt(chosen, built, tmp_path, capsys):
     cache, frames = built
     again = atd12k.cache_frames(chosen, cache.path, SIZE)

@@ -13,7 +13,8 @@ Preprocessing (the common one for 64 x 64 CelebA models): the central 148 x 148 
 64 x 64 with PIL's antialiased bilinear filter. Images are decoded in a ``tf.data`` pipeline
 (parallel, one file at a time) where TensorFlow is installed, else (a JAX or PyTorch kernel without it) in a
 ``keras.utils.PyDataset``; unreadable or truncated files are skipped and recorded in :attr:`CelebA.skipped`,
-never fatal.
+never fatal. :func:`cache_faces` decodes a set once into a cache file at a given size, for code that wants the faces
+as one array without holding them in memory (notebook 05).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     import keras
     import tensorflow as tf
     from PIL import Image
+
+    from latentlab.data.frame_cache import FrameCache
 
 FOLDER, ZIP, PARTITION = "img_align_celeba", "img_align_celeba.zip", "list_eval_partition.txt"
 ATTRIBUTES = "list_attr_celeba.txt"
@@ -360,6 +363,63 @@ class CelebA:
         ds = ds.map(decode, num_parallel_calls=os.cpu_count() or 2, deterministic=True).filter(usable)
         ds = ds.map(image_only).batch(batch_size).map(to_batch)
         return steady(ds.prefetch(2))
+
+
+def cache_faces(faces: CelebA, size: int, path: str | Path, batch: int = 1024, verbose: bool = True) -> FrameCache:
+    """The usable images of ``faces`` at ``size`` x ``size`` (uint8: :func:`downscale` of :meth:`CelebA.images`) in a
+    :class:`~latentlab.data.frame_cache.FrameCache` at ``path``: read back while it holds these very images (the same
+    names in the same zip or folder, whose size and time have not changed) at this size, otherwise decoded now,
+    ``batch`` images at a time with a progress bar. Memory: one batch. Its :meth:`~latentlab.data.frame_cache.
+    FrameCache.array` is then an array read from the file as it is used instead of held in memory (notebook 05's
+    50,000 faces of ``full``: 614 MB), and a second run skips the decoding. Unusable images are left out, as
+    ``images`` leaves them out, and recorded in ``faces.skipped``."""
+    from tqdm.auto import tqdm
+
+    from latentlab.data.frame_cache import FrameCache, key_digest
+
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1 or SIZE % size:
+        raise ParameterError(f"size={size!r}: give a whole number that divides {SIZE} (e.g. {SIZE} or {SIZE // 2}).")
+    if not len(faces):
+        raise ParameterError("no faces to cache: give a CelebA set of at least one image.")
+    path, size = Path(path), int(size)
+    try:
+        stat = faces.location.stat()
+    except OSError as err:
+        raise DataNotFoundError(f"{faces.location} cannot be read ({err}); restore it or load CelebA again.") from err
+    names = key_digest([str(faces.location.resolve()), stat.st_size, stat.st_mtime_ns, *faces.names])
+    key = {"what": "CelebA faces", "size": size, "n": len(faces), "files": names}
+    found = FrameCache.open(path, key)
+    if found is not None:
+        if verbose:
+            print(f"faces: {len(found)} at {size} px from the cache {path}")
+        return found
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged, kept, row = path.with_name(path.name + ".partial"), 0, size * size * 3  # before the count is known
+    try:
+        with open(staged, "wb") as f:
+            slices = list(batch_slices(len(faces), batch))
+            for s in tqdm(slices, desc=f"reading faces at {size} px", unit="batch", leave=False, disable=not verbose):
+                images = downscale(faces.images(range(s.start, s.stop)), size)
+                f.write(memoryview(np.ascontiguousarray(images)).cast("B"))
+                kept += len(images)
+        if not kept:
+            raise DataFormatError(
+                f"none of the {len(faces)} images in {faces.location} could be used (the first: "
+                f"{next(iter(faces.skipped.values()), 'unknown')}); restore the files or load CelebA again."
+            )
+
+        def staged_batches() -> Iterable[np.ndarray]:
+            with open(staged, "rb") as f:
+                for s in batch_slices(kept, batch):
+                    yield np.frombuffer(f.read((s.stop - s.start) * row), np.uint8).reshape(-1, size, size, 3)
+
+        cache = FrameCache.build(path, (kept, size, size, 3), staged_batches(), key)
+    finally:
+        staged.unlink(missing_ok=True)
+    if verbose:
+        left = f", {len(faces) - kept} unusable left out" if kept < len(faces) else ""
+        print(f"faces: {kept} read at {size} px into {path} ({path.stat().st_size / 1e6:.0f} MB){left}")
+    return cache
 
 
 def _face_batches(faces: CelebA, batch_size: int, shuffle: bool, seed: int, pairs: bool) -> keras.utils.PyDataset:

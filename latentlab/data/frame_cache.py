@@ -5,8 +5,10 @@ A :class:`FrameCache` is one ``.npy`` file of uint8 items, ``(n, *item_shape)`` 
 ``key``). :meth:`FrameCache.build` writes both from a stream of batches, atomically: the data file first, then
 the JSON, so a cache whose JSON is there is complete. :meth:`FrameCache.open` checks the key, the header and the
 file's length before it trusts the file. :meth:`FrameCache.read` reads the rows asked for with plain file reads
-(no memory map, whose pages would count as the process's memory once touched), and :meth:`FrameCache.batches`
-walks rows in batches with a progress bar.
+(no memory map, whose pages would count in the process's resident memory once touched), and
+:meth:`FrameCache.batches` walks rows in batches with a progress bar. Where code wants an array of every item (to
+index, to ``fit`` on), :meth:`FrameCache.array` maps the file read-only instead: the pages it reads are page cache
+the kernel can drop, not the process's anonymous memory.
 
 :class:`CropBatches` streams random crops of cached images to ``fit`` (a ``keras.utils.PyDataset``, which
 :meth:`CropBatches.stream` hands to TensorFlow through ``tf.data``): how a model trains on the frames of a dataset
@@ -149,6 +151,16 @@ class FrameCache:
                     raise DataFormatError(f"{self.path} is shorter than its header says; delete it to rebuild it.")
                 start = stop
         return out
+
+    def array(self) -> np.ndarray:
+        """Every item, ``(n, *item_shape)`` uint8, as a read-only memory map of the file: nothing is read until it is
+        used, and what is read is page cache, which counts in the process's RSS while mapped but not in its anonymous
+        memory, and which the kernel can drop under pressure. For an array too large to hold beside a model
+        (notebook 05's 50,000 faces of ``full``: 614 MB)."""
+        mapped = np.load(self.path, mmap_mode="r")
+        if mapped.shape != self.shape or mapped.dtype != np.uint8:
+            raise DataFormatError(f"{self.path} changed since it was opened; delete it to rebuild it.")
+        return mapped
 
     def batches(
         self, rows: Any = slice(None), batch_size: int = 32, progress: str | None = None
