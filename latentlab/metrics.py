@@ -120,9 +120,10 @@ def nearest_distances(queries: ArrayLike, references: ArrayLike, chunk: int = 20
     """Euclidean distance from each query (n, d) to its nearest reference (m, d), and that
     reference's index; exact, by matrix products of ``chunk`` queries by ``chunk`` references at a time (fewer
     where a chunk's float64 copy would pass :data:`CHUNK_BYTES`: wide images), so memory holds a chunk of each
-    beside the inputs, however many there are; float32 inputs are not copied. Non-finite values are refused:
-    one NaN reference would make every distance NaN or inf."""
-    q_all, r = _flat(queries, "queries"), _flat(references, "references")
+    beside the inputs, however many there are; float32 inputs are not copied, nor are references of another dtype
+    (uint8 images, a memory map of them: read a chunk at a time). Non-finite values are refused: one NaN reference
+    would make every distance NaN or inf."""
+    q_all, r = _flat(queries, "queries"), _rows(_numeric(references, "references"))
     _same_width(q_all, r, "queries and references")
     _not_empty(r, "references")
     if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:

@@ -607,6 +607,34 @@ def test_path_scores_go_chunk_by_chunk_with_the_scores_of_one_pass(pairs, monkey
     assert peak < paths.nbytes / 2, f"{peak / 2**20:.1f} MB traced for {paths.nbytes / 2**20:.1f} MB of paths"
 
 
+def test_path_scores_read_uint8_references_as_their_unit_floats_without_a_copy(pairs, tmp_path, monkeypatch):
+    import tracemalloc
+
+    from latentlab import metrics
+    from latentlab.agent import scoring
+
+    start, goal = pairs
+    keras.utils.set_random_seed(2)
+    judge = networks.build_discriminator((28, 28, 1), 8)
+    paths = cross_dissolve(start, goal, 4)
+    pixels = np.round(np.tile(start, (40, 1, 1, 1)) * 255).astype(np.uint8)  # 2,560 references: 2 MB as uint8
+    stored = np.lib.format.open_memmap(tmp_path / "references.npy", mode="w+", dtype=np.uint8, shape=pixels.shape)
+    stored[:] = pixels
+    stored.flush()
+    references = np.load(tmp_path / "references.npy", mmap_mode="r")
+    floats = path_scores(paths, goal, judge, pixels.astype(np.float32) / 255)
+    for module in (metrics, scoring):  # chunks of 256 KB: a copy of the references (8 MB as float32) would show
+        monkeypatch.setattr(module, "CHUNK_BYTES", 2**18)
+    tracemalloc.start()
+    mapped = path_scores(paths, goal, judge, references)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    for key in floats:
+        assert np.isclose(mapped[key], floats[key], rtol=1e-6, atol=0), (key, mapped[key], floats[key])
+    assert mapped["nearest_real"] > 0.1, "the references are scaled to [0, 1], not compared in 0-255"
+    assert peak < pixels.size * 4 / 2, f"{peak / 2**20:.1f} MB traced: the references were copied as floats"
+
+
 def test_step_share_caps_how_much_of_a_pixel_one_step_replaces():
     T = networks.build_transformer((32, 32, 3), 8, ("warp", "recolor", "blend"), 8, step_share=0.3)
     state = np.random.default_rng(0).random((2, 32, 32, 3)).astype(np.float32)

@@ -120,7 +120,8 @@ def path_scores(
     ``goals`` (n, h, w, c). ``alive`` (n, k) marks the frames that exist (default: all). Returns the
     mean ``final_distance`` (per-pixel MSE of the end point to the goal), ``realism`` (mean
     discriminator probability of the frames after the first), ``nearest_real`` (mean Euclidean distance of
-    those frames to the nearest of ``references`` (m, h, w, c), lower = closer to real images),
+    those frames to the nearest of ``references`` (m, h, w, c): floats in [0, 1], or uint8 images, read as they are
+    (a memory map of them is not copied), lower = closer to real images),
     ``detail`` (their mean :func:`~latentlab.metrics.detail_energy`, to compare with real images') and
     ``steps`` (mean number of frames after the first); with a ``classifier`` (images -> class scores),
     also ``reads_as_goal``: the share of paths whose end point it assigns the class it assigns the goal.
@@ -135,6 +136,7 @@ def path_scores(
     final = np.asarray(paths[np.arange(n), last], np.float32)
     live = alive[:, 1:] > 0
     flat_references = np.asarray(references).reshape(len(references), -1)
+    scale = 255.0 if flat_references.dtype == np.uint8 else 1.0  # |q - r / 255| = |255 q - r| / 255
     if live.any():
         frames_per_chunk = min(chunk, CHUNK_BYTES // (4 * max(int(np.prod(paths.shape[2:])), 1)))
         rows_per_chunk = max(1, frames_per_chunk // (k - 1))
@@ -144,7 +146,7 @@ def path_scores(
     parts = [
         (
             ops.convert_to_numpy(ops.sigmoid(predict(discriminator, inner, batch_size=512))).reshape(-1),
-            nearest_distances(inner.reshape(len(inner), -1), flat_references)[0],
+            nearest_distances(inner.reshape(len(inner), -1) * np.float32(scale), flat_references)[0] / scale,
             detail_energy(inner),
         )
         for inner in chunks
