@@ -84,7 +84,7 @@ class ImageRows:
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out = unit_floats(self.images, self.index)
-        return out if dtype is None else out.astype(dtype)
+        return out if dtype is None else out.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
         images = self.images

@@ -162,6 +162,16 @@ def test_image_rows_read_as_the_float_array_they_stand_for(mnist):
     np.testing.assert_array_equal(rows[[5, 0, 5]], floats[[5, 0, 5]])
     np.testing.assert_array_equal(rows[10:20], floats[10:20])
     np.testing.assert_array_equal(rows[7], floats[7])
+    import tracemalloc
+
+    many = ImageRows(x, np.random.default_rng(1).integers(len(x), size=5000))  # 15.7 MB, five conversion chunks
+    tracemalloc.start()
+    asked = np.asarray(many, np.float32)  # the array made once (not made, then copied): it and one float64 chunk
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_array_equal(asked, unit_floats(x, many.index))
+    assert peak < 1.6 * asked.nbytes, f"{peak / asked.nbytes:.2f} x the array traced"
+    np.testing.assert_array_equal(np.asarray(rows, np.float64), floats.astype(np.float64))
     for bad in ([len(x)], [-1], [0.5]):
         with pytest.raises(ParameterError, match="index"):
             ImageRows(x, np.array(bad))
