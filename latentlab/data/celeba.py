@@ -214,6 +214,23 @@ def read_attributes(path: str | Path) -> Attributes:
     return Attributes(path, columns, values, rows)
 
 
+class _Zip:
+    """A zip read through one handle, opened when first read (or given, already open) and shared by every thread and
+    every set cut from the same load: opening reads the whole directory, 112 MB of Python objects and seconds for
+    CelebA's 202,599 entries, and a handle per reading thread held that much once per core (tf.data decodes on
+    each). zipfile reads members from several threads through one handle safely (Python 3.11 on, bpo-42369)."""
+
+    def __init__(self, path: Path, archive: zipfile.ZipFile | None = None) -> None:
+        self.path, self.archive, self._lock = path, archive, threading.Lock()
+
+    def read(self, name: str) -> bytes:
+        archive = self.archive
+        if archive is None:
+            with self._lock:
+                self.archive = archive = self.archive or zipfile.ZipFile(self.path)
+        return archive.read(name)
+
+
 @dataclasses.dataclass
 class CelebA:
     """A lazily read set of aligned CelebA images: ``names`` inside ``location`` (a folder or a zip).
@@ -230,8 +247,7 @@ class CelebA:
     attributes: Attributes | None = None
 
     def __post_init__(self) -> None:
-        self._archives: dict[int, zipfile.ZipFile] = {}
-        self._lock = threading.Lock()
+        self._zip = _Zip(self.location)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -241,7 +257,9 @@ class CelebA:
             raise ParameterError(
                 f"faces[{index!r}]: index a CelebA set with a slice (faces[:1000]); use .images([i]) for pixels."
             )
-        return CelebA(self.location, self.names[index], self.source, self.skipped, self.attributes)
+        subset = CelebA(self.location, self.names[index], self.source, self.skipped, self.attributes)
+        subset._zip = self._zip  # the same open zip
+        return subset
 
     @property
     def is_zip(self) -> bool:
@@ -252,20 +270,7 @@ class CelebA:
 
         if not self.is_zip:
             return Image.open(self.location / name)
-        # One handle per thread (tf.data decodes in parallel), kept by thread id: a threading.local did not outlive
-        # one tf.numpy_function call on TensorFlow's threads, so the zip was opened anew for every image, and opening
-        # reads its whole directory (202,599 entries): streaming grew as n^2 (benchmarks/README, bench_scale 02).
-        key = threading.get_ident()
-        archive = self._archives.get(key)
-        if archive is None:
-            with self._lock:
-                archive = self._archives.get(key) or self._archives.setdefault(key, zipfile.ZipFile(self.location))
-        return Image.open(io.BytesIO(archive.read(name)))
-
-    @property
-    def open_archives(self) -> int:
-        """How many handles on the zip this set holds: one per thread that read from it."""
-        return len(self._archives)
+        return Image.open(io.BytesIO(self._zip.read(name)))  # one handle for every thread (_Zip)
 
     def read(self, name: str) -> np.ndarray | None:
         """One image preprocessed to (64, 64, 3) uint8, or None (and recorded in ``skipped``) when
@@ -452,10 +457,11 @@ def _face_batches(faces: CelebA, batch_size: int, shuffle: bool, seed: int, pair
     return FaceBatches()
 
 
-def _list_zip(path: Path) -> list[str]:
+def _list_zip(path: Path) -> tuple[zipfile.ZipFile, list[str]]:
+    """The zip, open, and the names of its images sorted by file name."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            return sorted((n for n in archive.namelist() if _is_image_name(n)), key=lambda n: Path(n).name)
+        archive = zipfile.ZipFile(path)
+        return archive, sorted((n for n in archive.namelist() if _is_image_name(n)), key=lambda n: Path(n).name)
     except (zipfile.BadZipFile, OSError) as err:
         raise DataFormatError(
             f"{path} is not a readable zip file ({err}). Download {ZIP} again from "
@@ -480,7 +486,7 @@ def _list_folder(path: Path) -> tuple[Path, list[str]]:
 def _open_source(path: Path, source: DataSource) -> CelebA:
     """Index the images in a folder or zip and check the first few headers."""
     if path.is_dir():
-        path, names = _list_folder(path)
+        archive, (path, names) = None, _list_folder(path)
         if not names:
             others = sorted(p.name for p in path.iterdir())[:5]
             what = f"holds no .jpg images (it has: {', '.join(others)})" if others else "is empty"
@@ -489,13 +495,15 @@ def _open_source(path: Path, source: DataSource) -> CelebA:
                 f"with 000001.jpg ... 202599.jpg, or {ZIP} (from {OFFICIAL})."
             )
     else:
-        names = _list_zip(path)
+        archive, names = _list_zip(path)
         if not names:
+            archive.close()
             raise DataFormatError(
                 f"{path} holds no .jpg images: it is not CelebA's {ZIP} ('Align&Cropped "
                 f"Images' on {OFFICIAL}). Replace it, or delete it to use another source."
             )
     faces = CelebA(path, names, source)
+    faces._zip = _Zip(path, archive)  # a zip listed and read through one handle: its directory is read once
     for name in names[:_CHECK_FIRST]:
         try:
             with faces._open(name) as image:
