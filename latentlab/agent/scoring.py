@@ -136,7 +136,14 @@ def path_scores(
     final = np.asarray(paths[np.arange(n), last], np.float32)
     live = alive[:, 1:] > 0
     flat_references = np.asarray(references).reshape(len(references), -1)
-    scale = 255.0 if flat_references.dtype == np.uint8 else 1.0  # |q - r / 255| = |255 q - r| / 255
+
+    def nearest(frames: np.ndarray) -> np.ndarray:
+        """Each frame's distance to its nearest reference; to r / 255 for uint8 references r: |255 q - r| / 255."""
+        flat = frames.reshape(len(frames), -1)
+        if flat_references.dtype == np.uint8:
+            return nearest_distances(flat * np.float32(255), flat_references)[0] / 255
+        return nearest_distances(flat, flat_references)[0]
+
     if live.any():
         frames_per_chunk = min(chunk, CHUNK_BYTES // (4 * max(int(np.prod(paths.shape[2:])), 1)))
         rows_per_chunk = max(1, frames_per_chunk // (k - 1))
@@ -146,7 +153,7 @@ def path_scores(
     parts = [
         (
             ops.convert_to_numpy(ops.sigmoid(predict(discriminator, inner, batch_size=512))).reshape(-1),
-            nearest_distances(inner.reshape(len(inner), -1) * np.float32(scale), flat_references)[0] / scale,
+            nearest(inner),
             detail_energy(inner),
         )
         for inner in chunks
