@@ -216,7 +216,7 @@ def read_attributes(path: str | Path) -> Attributes:
 
 class _Zip:
     """A zip read through one handle, opened when first read (or given, already open) and shared by every thread and
-    every set cut from the same load: opening reads the whole directory, 112 MB of Python objects and seconds for
+    every set cut from the same load: opening reads the whole directory, 98 MB of Python objects and seconds for
     CelebA's 202,599 entries, and a handle per reading thread held that much once per core (tf.data decodes on
     each). zipfile reads members from several threads through one handle safely (Python 3.11 on, bpo-42369)."""
 
