@@ -5,6 +5,7 @@ import pytest
 from latentlab.batching import (
     ImageRows,
     array_batches,
+    array_sequence,
     batch_slices,
     map_batches,
     predict,
@@ -84,6 +85,52 @@ def test_predict_matches_the_model_and_reshapes_images_for_a_dense_encoder(mnist
     codes = predict(encoder, images, batch_size=32)
     np.testing.assert_allclose(codes, np.asarray(encoder(images.reshape(70, 784))), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(predictor(encoder, 16)(images), codes, rtol=1e-5, atol=1e-6)
+
+
+def test_predict_from_uint8_feeds_each_batch_as_unit_floats_without_a_float_copy_of_them_all(mnist):
+    import tracemalloc
+
+    (x, _), _ = mnist
+    images = x[:4000]  # uint8, 3.1 MB; as float32 12.5 MB
+    seen = []
+
+    def model(batch, training):
+        seen.append((batch.dtype, len(batch)))
+        return batch.reshape(len(batch), -1)[:, :3] * 2
+
+    tracemalloc.start()
+    codes = predict(model, images, batch_size=256, from_uint8=True)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_array_equal(codes, unit_floats(images).reshape(4000, -1)[:, :3] * 2)
+    assert {dtype for dtype, _ in seen} == {np.dtype(np.float32)} and max(n for _, n in seen) == 256
+    assert peak < 0.25 * images.nbytes * 4, f"peak {peak / 1e6:.1f} MB: a float copy of every image was made"
+    with pytest.raises(ParameterError, match="from_uint8=True.*float32"):
+        predict(model, images.astype(np.float32), from_uint8=True)
+
+
+def test_array_sequence_shuffles_by_seed_and_epoch_and_converts_uint8_per_batch():
+    x = np.repeat(np.arange(10, dtype=np.uint8)[:, None], 3, axis=1)
+    y = np.arange(10, dtype=np.float64) + 100
+    stream = array_sequence(x, y, 4, seed=7, from_uint8=True)
+    epochs = []
+    for e in range(3):
+        stream.set_epoch(e)
+        batches = [stream[i] for i in range(len(stream))]
+        assert [len(b[0]) for b in batches] == [4, 4, 2] and all(b[0].dtype == np.float32 for b in batches)
+        assert all(np.array_equal(xb[:, 0] * 255 + 100, yb) for xb, yb in batches), "inputs and targets paired"
+        epochs.append([round(float(v) * 255) for xb, _ in batches for v in xb[:, 0]])
+    assert all(sorted(e) == list(range(10)) for e in epochs), "every item once per epoch"
+    assert len({tuple(e) for e in epochs}) == 3, "a new order every epoch"
+    again = array_sequence(x, y, 4, seed=7, epoch=2, from_uint8=True)
+    assert [round(float(v) * 255) for i in range(3) for v in again[i][0][:, 0]] == epochs[2], "(seed, epoch)'s order"
+    plain = array_sequence(x, x, 4)
+    first, target = plain[0]
+    assert first is target and first.dtype == np.uint8 and first[:, 0].tolist() == [0, 1, 2, 3], "in order, as is"
+    with pytest.raises(IndexError):
+        plain[3]
+    with pytest.raises(ParameterError, match="same length"):
+        array_sequence(x, y[:5], 4)
 
 
 def _orders(dataset):

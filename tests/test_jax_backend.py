@@ -17,6 +17,7 @@ SCRIPT = textwrap.dedent(
     """
     import json
     import sys
+    import tempfile
 
     sys.modules["tensorflow"] = None  # as in a JAX kernel where TensorFlow is not installed
     import keras
@@ -25,7 +26,7 @@ SCRIPT = textwrap.dedent(
     from latentlab.agent import InterpolationAgent, train_agent
     from latentlab.batching import predict
     from latentlab.data import load_mnist, to_vectors
-    from latentlab.data.celeba import load_celeba
+    from latentlab.data.celeba import cache_faces, load_celeba
     from latentlab.models import build_dense_autoencoder, fit
     from latentlab.models.conv import build_conv_autoencoder, encode_images, train_conv_autoencoder
 
@@ -36,7 +37,7 @@ SCRIPT = textwrap.dedent(
     ae = build_dense_autoencoder(1)
     out["dense"] = fit(ae, flat, epochs=1, batch_size=64, verbose=0)["loss"]
     out["dense_codes"] = list(predict(ae.encoder, flat[:10]).shape)
-    raw = x[:256].reshape(256, -1)  # uint8: converted once on backends without tf.data
+    raw = x[:256].reshape(256, -1)  # uint8: converted a batch at a time (array_sequence) on backends without tf.data
     keras.utils.set_random_seed(0)  # as for the dense AE above: the same start and order
     out["uint8"] = fit(build_dense_autoencoder(1), raw, epochs=1, batch_size=64, verbose=0, from_uint8=True)["loss"]
 
@@ -50,6 +51,10 @@ SCRIPT = textwrap.dedent(
     out["stream"] = type(faces.dataset(16)).__name__
     out["conv"] = train_conv_autoencoder(conv, faces[:32], faces[32:48], epochs=1, batch_size=16, verbose=0)["loss"]
     out["conv_codes"] = list(encode_images(conv.encoder, faces[:20], batch_size=16).shape)
+    images = cache_faces(faces[:48], 64, tempfile.mkdtemp() + "/faces.npy", verbose=False).array()  # notebook 02's
+    cached = build_conv_autoencoder(8, (64, 64, 3), (4, 8))
+    out["cached"] = train_conv_autoencoder(cached, images[:32], images[32:], epochs=1, batch_size=16, verbose=0)["loss"]
+    out["cached_codes"] = list(encode_images(cached.encoder, images[:20], batch_size=16).shape)
     print("RESULT " + json.dumps(out))
     """
 )
@@ -65,6 +70,7 @@ def test_dense_ae_agent_and_conv_ae_train_on_jax_without_tensorflow(tmp_path):
     out = json.loads(lines[-1][len("RESULT ") :])
     assert out["backend"] == "jax" and out["stream"] == "FaceBatches"
     assert out["dense_codes"] == [10, 32] and out["agent_final"] == [4, 28, 28, 1] and out["conv_codes"] == [20, 8]
+    assert out["cached_codes"] == [20, 8]
     assert out["uint8"] == out["dense"], "from_uint8 feeds the values of to_vectors' floats"
-    for name in ("dense", "agent", "conv"):
+    for name in ("dense", "agent", "conv", "cached"):
         assert len(out[name]) == 1 and out[name][0] == out[name][0] and abs(out[name][0]) < 1e6, (name, out[name])

@@ -49,8 +49,9 @@ def _rows(rows: Any, n: int) -> np.ndarray:
 class FrameCache:
     """uint8 items ``(n, *item_shape)`` in one ``.npy`` file at :attr:`path`, described by its JSON :attr:`key`."""
 
-    def __init__(self, path: Path, shape: tuple[int, ...], offset: int, key: dict) -> None:
+    def __init__(self, path: Path, shape: tuple[int, ...], offset: int, key: dict, notes: dict | None = None) -> None:
         self.path, self.shape, self.offset, self.key = Path(path), tuple(shape), int(offset), key
+        self.notes = {} if notes is None else notes  # what the builder recorded beside the items (read back as is)
         self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64))
 
     def __len__(self) -> int:
@@ -95,7 +96,8 @@ class FrameCache:
             or path.stat().st_size != expected
         ):
             return None
-        return cls(path, tuple(shape), offset, key)
+        notes = saved.get("notes", {})
+        return cls(path, tuple(shape), offset, key, notes if isinstance(notes, dict) else {})
 
     @classmethod
     def build(
@@ -104,9 +106,11 @@ class FrameCache:
         shape: tuple[int, ...],
         batches: Iterable[np.ndarray],
         key: dict,
+        notes: dict | None = None,
     ) -> FrameCache:
         """Write the items of ``batches`` (uint8 arrays whose lengths add up to ``shape[0]``, each item of
-        ``shape[1:]``) to ``path``, then the JSON that makes it valid. Memory: one batch."""
+        ``shape[1:]``) to ``path``, then the JSON that makes it valid, with ``notes`` (JSON values: what a reader
+        should know beside the items, such as the images left out; :attr:`notes` when opened). Memory: one batch."""
         path, shape = Path(path), tuple(int(s) for s in shape)
         if not shape or shape[0] < 1 or any(s < 1 for s in shape):
             raise ParameterError(f"shape {shape}: a cache holds at least one item of a non-empty shape.")
@@ -127,7 +131,7 @@ class FrameCache:
                     done += len(batch)
             if done != shape[0]:
                 raise DataFormatError(f"the batches held {done} items, not the {shape[0]} the cache was made for.")
-        write_json(cls._meta_path(path), {"key": key, "shape": list(shape)})
+        write_json(cls._meta_path(path), {"key": key, "shape": list(shape), "notes": notes or {}})
         opened = cls.open(path, key)
         if opened is None:  # pragma: no cover - only if the file changed under us
             raise DataFormatError(f"{path} could not be read back after writing it; check the disk.")

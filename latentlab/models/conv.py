@@ -19,6 +19,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from latentlab.batching import predict
 from latentlab.errors import ParameterError
 from latentlab.models.losses import get_loss
 from latentlab.models.training import compile_options, fit
@@ -101,38 +102,63 @@ def _streamed() -> Iterator[None]:
         yield
 
 
-def _streamable(faces: ImageSet, what: str) -> None:
-    if not callable(getattr(faces, "dataset", None)) or not hasattr(faces, "__len__"):
+def _images(faces: ImageSet | np.ndarray, what: str) -> bool:
+    """Whether ``faces`` are uint8 images (an array, e.g. a cache's memory map) rather than a streamed image set;
+    a :class:`ParameterError` for anything else, or for no images."""
+    uint8 = isinstance(faces, np.ndarray) and faces.dtype == np.uint8 and faces.ndim == 4
+    if not uint8 and (not callable(getattr(faces, "dataset", None)) or not hasattr(faces, "__len__")):
         raise ParameterError(
-            f"{what} is a {type(faces).__name__}; give an image set with .dataset(batch_size), such as "
+            f"{what} is a {type(faces).__name__} {getattr(faces, 'dtype', '')}; give uint8 images (n, h, w, c), such "
+            "as celeba.cache_faces(...).array(), or an image set with .dataset(batch_size), such as "
             "latentlab.data.celeba.load_celeba(...)."
         )
     if len(faces) == 0:
         raise ParameterError(f"{what} holds no images; select a non-empty split or slice.")
+    return uint8
 
 
-def encode_images(encoder: keras.Model, faces: ImageSet, batch_size: int = 256) -> np.ndarray:
-    """Latent vectors (n, d) float64 of a streamed image set (``faces.dataset``), encoded in batches."""
-    _streamable(faces, "faces")
+def encode_images(
+    encoder: keras.Model, faces: ImageSet | np.ndarray, batch_size: int = 256, progress: str | None = None
+) -> np.ndarray:
+    """Latent vectors (n, d) float64 of uint8 images (n, h, w, c) (0-255, e.g. the memory map of
+    :func:`~latentlab.data.celeba.cache_faces`: a batch is read and converted at a time) or of a streamed image set
+    (``faces.dataset``: decoded as it is encoded), encoded in batches; ``progress`` names a progress bar."""
+    if _images(faces, "faces"):
+        return np.asarray(predict(encoder, faces, batch_size, progress=progress, from_uint8=True), np.float64)
     with _streamed():
         return np.asarray(encoder.predict(faces.dataset(batch_size), verbose=0), np.float64)
 
 
 def train_conv_autoencoder(
     autoencoder: keras.Model,
-    faces: ImageSet,
-    held_out: ImageSet,
+    faces: ImageSet | np.ndarray,
+    held_out: ImageSet | np.ndarray,
     epochs: int,
     batch_size: int = 32,
     checkpoint_dir: str | Path | None = None,
     seed: int = 0,
     verbose: int | str = 2,
 ) -> dict[str, list[float]]:
-    """Train on a streamed image set (``faces.dataset``, e.g. a :class:`~latentlab.data.celeba.CelebA`),
-    reshuffled every epoch, with ``held_out`` as validation data, through the resumable
-    :func:`latentlab.models.fit`. Returns the loss history of all epochs."""
-    _streamable(faces, "faces")
-    _streamable(held_out, "held_out")
+    """Train on uint8 images (n, h, w, c) (e.g. the memory map of :func:`~latentlab.data.celeba.cache_faces`, fed a
+    batch at a time as float32 in [0, 1]: ``fit(from_uint8=True)``) or on a streamed image set (``faces.dataset``,
+    e.g. a :class:`~latentlab.data.celeba.CelebA`), reshuffled every epoch from ``seed``, with ``held_out`` (of the
+    same kind) as validation data, through the resumable :func:`latentlab.models.fit`. Returns the loss history of
+    all epochs."""
+    arrays = _images(faces, "faces")
+    if _images(held_out, "held_out") != arrays:
+        raise ParameterError("give faces and held_out of the same kind: both uint8 image arrays, or both image sets.")
+    if arrays:
+        return fit(
+            autoencoder,
+            faces,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_data=(held_out, held_out),
+            checkpoint_dir=checkpoint_dir,
+            verbose=verbose,
+            seed=seed,
+            from_uint8=True,
+        )
     with _streamed():
         return fit(
             autoencoder,

@@ -21,14 +21,14 @@ import math
 import re
 import shutil
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
-from latentlab.batching import ImageRows, array_batches, shuffled_rows, unit_floats
+from latentlab.batching import ImageRows, array_batches, array_sequence, shuffled_rows, unit_floats
 from latentlab.config import current_seed, max_steps
 from latentlab.errors import ParameterError, TrainingError
 from latentlab.io import atomic_path, write_json
@@ -333,14 +333,15 @@ class Progress(keras.callbacks.Callback):
 
 
 class _SetEpoch(keras.callbacks.Callback):
-    """Sets the epoch whose shuffle :func:`~latentlab.batching.array_batches` draws, before the epoch's batches."""
+    """Sets the epoch whose shuffle :func:`~latentlab.batching.array_batches` (or ``array_sequence``) draws, before
+    the epoch's batches: ``set_epoch(epoch)`` at each epoch's start."""
 
-    def __init__(self, variable: Any) -> None:
+    def __init__(self, set_epoch: Callable[[int], Any]) -> None:
         super().__init__()
-        self.variable = variable
+        self.set_epoch = set_epoch
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.variable.assign(epoch)
+        self.set_epoch(epoch)
 
 
 def _is_arrays(x: Any, kind: type | tuple[type, ...] = np.ndarray) -> bool:
@@ -483,8 +484,9 @@ def fit(
     :func:`~latentlab.batching.array_batches`: each epoch's order is seeded by ``(seed, epoch)`` (``seed`` defaults
     to :func:`~latentlab.config.current_seed`), so a resumed run trains on the batches an uninterrupted one would,
     and the pipeline does not autotune (with tf.data's autotuning, epochs on 2 cores flipped at random between two
-    speeds 1.8x apart). Other backends, and inputs without targets (the interpolation agent's episodes, whose
-    `cpu` results were verified on Keras's own shuffling), are shuffled as Keras does.
+    speeds 1.8x apart). Other backends (JAX, PyTorch) feed them through
+    :func:`~latentlab.batching.array_sequence`, seeded the same way. Inputs without targets (the interpolation
+    agent's episodes, whose `cpu` results were verified on Keras's own shuffling) are shuffled as Keras does.
 
     Inputs may be :class:`~latentlab.batching.ImageRows` (images picked by index, read as float32 in [0, 1]): on
     TensorFlow, a list of them without targets is streamed by :func:`~latentlab.batching.shuffled_rows`, in
@@ -492,9 +494,10 @@ def fit(
     once; otherwise they are made into those arrays first.
 
     ``from_uint8=True`` takes uint8 image arrays (0-255: x, y and validation arrays) and feeds the model float32
-    in [0, 1]: on TensorFlow each batch is converted in the pipeline, so memory holds the uint8 images once, not a
-    float copy (4x their size) and its tensor; other backends convert the arrays once before training. Targets are
-    converted too, so they must be images shaped like the inputs (an autoencoder's): uint8 class labels are refused.
+    in [0, 1], each batch converted as it is read, so memory holds the uint8 images once (they may be a memory map),
+    not a float copy (4x their size) and its tensor; inputs without targets are converted once before training.
+    Targets are converted too, so they must be images shaped like the inputs (an autoencoder's): uint8 class labels
+    are refused.
 
     When training ends, the heap's free memory is returned to the system (:func:`latentlab.memory.give_back`).
     """
@@ -509,8 +512,8 @@ def fit(
         x = _dense(x)
         y = x if same else _dense(y)
     if from_uint8:
-        # the pipeline converts per batch only on TensorFlow and with targets (inputs alone go to Keras as they are)
-        x, y, validation_data = _uint8_arrays(x, y, validation_data, convert=not tensorflow or y is None)
+        # converted per batch as they are read where there are targets (inputs alone go to Keras as they are)
+        x, y, validation_data = _uint8_arrays(x, y, validation_data, convert=y is None)
     if _is_arrays(x, (np.ndarray, ImageRows)):
         fingerprint = data_fingerprint(*(a for a in (x, y) if a is not None)) + ("/255" if from_uint8 else "")
         n_samples = len(x[0]) if isinstance(x, (list, tuple)) else len(x)
@@ -541,14 +544,22 @@ def fit(
     if rows:
         feed = {"x": shuffled_rows(list(x), batch_size), "y": None}
         feed.update(batch_size=None, shuffle=False)
-    if _is_arrays(x) and y is not None and tensorflow:
-        import tensorflow as tf
+    if _is_arrays(x) and y is not None:
+        seed = current_seed() if seed is None else seed
+        checked = isinstance(validation_data, tuple) and len(validation_data) == 2 and _is_arrays(validation_data[0])
+        if tensorflow:
+            import tensorflow as tf
 
-        epoch = tf.Variable(start, dtype=tf.int64, trainable=False)
-        stream = array_batches(x, y, batch_size, current_seed() if seed is None else seed, epoch, from_uint8)
-        feed, cbs = {"x": stream, "y": None, "batch_size": None, "shuffle": False}, [_SetEpoch(epoch), *cbs]
-        if isinstance(validation_data, tuple) and len(validation_data) == 2 and _is_arrays(validation_data[0]):
-            validation_data = array_batches(*validation_data, batch_size, from_uint8=from_uint8)
+            epoch = tf.Variable(start, dtype=tf.int64, trainable=False)
+            stream, set_epoch = array_batches(x, y, batch_size, seed, epoch, from_uint8), epoch.assign
+            if checked:
+                validation_data = array_batches(*validation_data, batch_size, from_uint8=from_uint8)
+        else:  # the same seeded order, gathered batch by batch in numpy (no tf.data)
+            stream = array_sequence(x, y, batch_size, seed, start, from_uint8)
+            set_epoch = stream.set_epoch
+            if checked:
+                validation_data = array_sequence(*validation_data, batch_size, from_uint8=from_uint8)
+        feed, cbs = {"x": stream, "y": None, "batch_size": None, "shuffle": False}, [_SetEpoch(set_epoch), *cbs]
     # (a stream shuffles itself: Keras would reorder a PyDataset's batches with Python's unseeded random)
     if cap is not None:
         feed = _first_batches(feed, cap)
