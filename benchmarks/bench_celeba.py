@@ -6,7 +6,7 @@ Prints images/s (min / median / max of interleaved trials, ``benchmarks/trials.p
 preprocessing jpgs through ``CelebA.dataset`` alone, (b) streaming them from the jpgs and encoding them in batches
 (what notebook 02 did before it cached the faces), (c) encoding preloaded images in batches (the in-memory
 reference), (d) encoding 64 images one per call (the unbatched reference), (e) encoding them from the cache file
-``cache_faces`` wrote, read a batch at a time from its memory map (what notebook 02 does: the streaming encode that
+``cache_faces`` wrote, read a batch at a time (``FrameCache.rows``: what notebook 02 does; the streaming encode that
 the >= 75% target is about), (f) decoding them into that cache (once per dataset: a second run reads the file) and
 (g) encoding the preloaded images (float32) through the loop (e) runs, ``latentlab.batching.predict``, with the
 batching speed-up (c)/(d) and the streaming shares (b)/(c), (e)/(c) and (e)/(g) as ratios of medians with their
@@ -55,7 +55,7 @@ def main() -> None:
     x = faces.images() / 255.0
     x32 = x.astype(np.float32)
     work = Path(tempfile.mkdtemp(prefix="bench_celeba-"))
-    cached = cache_faces(faces, 64, work / "faces.npy", verbose=False).array()
+    cached = cache_faces(faces, 64, work / "faces.npy", verbose=False).rows()  # read a batch at a time, as notebook 02
 
     def rebuild() -> None:  # decoded anew each time: a valid cache at the path would be read back instead
         for old in work.glob("build.*"):

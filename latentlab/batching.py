@@ -46,6 +46,40 @@ def unit_floats(x: np.ndarray, rows: np.ndarray | None = None, chunk: int = 1024
     return out
 
 
+class LazyRows:
+    """Items read when they are indexed instead of held: the base of row sources such as a cache file's rows
+    (:class:`latentlab.data.frame_cache.CacheRows`), which :func:`predict`, :func:`unit_floats`, the pipelines here
+    and :func:`latentlab.models.fit` take where they take arrays. A subclass gives ``__len__``, ``shape``, ``dtype``
+    and ``__getitem__`` (an index, a slice or an integer array of positions -> a numpy array of those items)."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    @property
+    def dtype(self) -> np.dtype:
+        raise NotImplementedError
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self[np.arange(len(self))]
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+def is_uint8_images(x: Any) -> bool:
+    """Whether ``x`` holds uint8 items as an array or as :class:`LazyRows` (what ``from_uint8`` takes)."""
+    return isinstance(x, (np.ndarray, LazyRows)) and x.dtype == np.uint8
+
+
 class ImageRows:
     """Rows of an image array read as float32 in [0, 1] when they are used: ``rows[k]`` (an index, a slice or an
     array of positions) is ``unit_floats(images, index[k])``, so a million-pair training set holds the images once
@@ -157,11 +191,12 @@ def predict(
     time: numpy (n, ...), or a tuple / dict of them when the model has several outputs. Items whose layout differs
     from a Keras model's input but whose size matches (images into a dense encoder) are reshaped to it.
 
-    ``from_uint8=True`` takes uint8 images (0-255, e.g. a cache's memory-mapped array) and feeds each batch as float32
+    ``from_uint8=True`` takes uint8 images (0-255: an array, or :class:`LazyRows` such as a cache file's rows, read a
+    batch at a time) and feeds each batch as float32
     in [0, 1] (the values of :func:`unit_floats`), so no float copy of them all is made: 162,770 CelebA faces at 64 x
     64 are 2.0 GB as uint8 and 8.0 GB as float32."""
     if from_uint8:
-        if not (isinstance(x, np.ndarray) and x.dtype == np.uint8):
+        if not is_uint8_images(x):
             raise ParameterError(
                 f"predict(from_uint8=True): x is {type(x).__name__} {getattr(x, 'dtype', '')}; give uint8 images "
                 "(0-255), or leave from_uint8 off for floats."
@@ -248,7 +283,7 @@ def array_batches(
     same = y is x
     x, y = (tuple(a) if isinstance(a, list) else a for a in (x, y))  # tf.data would stack a list into one tensor
     data = (x,) if same else (x, y)
-    held = [np.asarray(a) for a in tf.nest.flatten(data)]
+    held = [a if isinstance(a, LazyRows) else np.asarray(a) for a in tf.nest.flatten(data)]  # rows read when used
     rows = _numpy_rows(held, from_uint8)
 
     def order(_: Any) -> Any:

@@ -167,3 +167,21 @@ def test_subsample_is_seeded_sorted_and_all_when_small():
     np.testing.assert_array_equal(subsample(5, 9, 0), np.arange(5))
     with pytest.raises(ParameterError):
         subsample(5, 0, 0)
+
+
+def test_cache_rows_read_the_items_asked_for_from_the_file(tmp_path):
+    from latentlab.batching import unit_floats
+
+    items = np.random.default_rng(0).integers(0, 256, (10, 4, 4, 3), dtype=np.uint8)
+    cache = FrameCache.build(tmp_path / "c.npy", items.shape, [items[:6], items[6:]], {"what": "test"})
+    rows = cache.rows(slice(2, 9))
+    assert len(rows) == 7 and rows.shape == (7, 4, 4, 3) and rows.dtype == np.uint8 and rows.ndim == 4
+    np.testing.assert_array_equal(rows[:], items[2:9])
+    np.testing.assert_array_equal(rows[np.array([3, 0, 6])], items[[5, 2, 8]])
+    np.testing.assert_array_equal(rows[1], items[3])
+    np.testing.assert_array_equal(np.asarray(rows), items[2:9])
+    np.testing.assert_allclose(rows.mean(batch_size=3), items[2:9].mean(0))
+    np.testing.assert_array_equal(unit_floats(rows, np.array([6, 0])), unit_floats(items[2:9], np.array([6, 0])))
+    np.testing.assert_array_equal(cache.rows([9, 0])[:], items[[9, 0]])
+    with pytest.raises(ParameterError, match="holds 10 items"):
+        cache.rows([10])

@@ -51,10 +51,11 @@ SCRIPT = textwrap.dedent(
     out["stream"] = type(faces.dataset(16)).__name__
     out["conv"] = train_conv_autoencoder(conv, faces[:32], faces[32:48], epochs=1, batch_size=16, verbose=0)["loss"]
     out["conv_codes"] = list(encode_images(conv.encoder, faces[:20], batch_size=16).shape)
-    images = cache_faces(faces[:48], 64, tempfile.mkdtemp() + "/faces.npy", verbose=False).array()  # notebook 02's
+    cache = cache_faces(faces[:48], 64, tempfile.mkdtemp() + "/faces.npy", verbose=False)  # notebook 02's path
+    train, held = cache.rows(slice(0, 32)), cache.rows(slice(32, 48))
     cached = build_conv_autoencoder(8, (64, 64, 3), (4, 8))
-    out["cached"] = train_conv_autoencoder(cached, images[:32], images[32:], epochs=1, batch_size=16, verbose=0)["loss"]
-    out["cached_codes"] = list(encode_images(cached.encoder, images[:20], batch_size=16).shape)
+    out["cached"] = train_conv_autoencoder(cached, train, held, epochs=1, batch_size=16, verbose=0)["loss"]
+    out["cached_codes"] = list(encode_images(cached.encoder, cache.rows(slice(0, 20)), batch_size=16).shape)
     print("RESULT " + json.dumps(out))
     """
 )

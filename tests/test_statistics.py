@@ -168,8 +168,9 @@ def test_conv_autoencoder_trains_on_streamed_faces_and_resumes(tmp_path):
 
 
 def test_conv_autoencoder_trains_on_and_encodes_cached_uint8_faces_as_their_float_values(tmp_path):
-    """Notebook 02's path: the faces decoded once into a cache, trained on and encoded from its memory map a batch
-    at a time; the same history, weights and codes as float32 copies of the images would give."""
+    """Notebook 02's path: the faces decoded once into a cache, trained on and encoded from its file a batch at a
+    time (its rows, read and never mapped; or its memory map); the same history, weights and codes as float32
+    copies of the images would give."""
     import keras
 
     from latentlab.data.sources import package_file
@@ -181,32 +182,36 @@ def test_conv_autoencoder_trains_on_and_encodes_cached_uint8_faces_as_their_floa
     from latentlab.batching import unit_floats
     from latentlab.data.celeba import cache_faces, load_celeba
 
-    images = cache_faces(load_celeba(verbose=False)[:80], 64, tmp_path / "faces.npy", verbose=False).array()
-    assert isinstance(images, np.memmap) and images.dtype == np.uint8
-    train, held = images[:64], images[64:]
-    runs = []
-    for kind in ("cache", "floats"):
+    cache = cache_faces(load_celeba(verbose=False)[:80], 64, tmp_path / "faces.npy", verbose=False)
+    sources = {
+        "rows": (cache.rows(slice(0, 64)), cache.rows(slice(64, 80))),
+        "map": (cache.array()[:64], cache.array()[64:]),
+    }
+    floats, held_floats = unit_floats(cache.array()[:64]), unit_floats(cache.array()[64:])
+    runs = {}
+    for kind in ("rows", "map", "floats"):
         keras.utils.set_random_seed(0)
         ae = build_conv_autoencoder(latent_dim=16, filters=(8, 16, 16, 16))
-        if kind == "cache":
-            history = train_conv_autoencoder(ae, train, held, epochs=2, batch_size=16, seed=3, verbose=0)
+        if kind == "floats":
+            held = (held_floats, held_floats)
+            history = fit(ae, floats, epochs=2, batch_size=16, validation_data=held, seed=3, verbose=0)
         else:
-            floats, held_floats = unit_floats(train), unit_floats(held)
-            history = fit(
-                ae, floats, epochs=2, batch_size=16, validation_data=(held_floats, held_floats), seed=3, verbose=0
-            )
-        runs.append((history, ae))
-    (cached, ae), (floated, reference) = runs
-    assert cached == floated and len(cached["val_loss"]) == 2
-    for a, b in zip(ae.get_weights(), reference.get_weights(), strict=True):
-        np.testing.assert_array_equal(a, b)
-    codes = encode_images(ae.encoder, held, batch_size=5)
+            train, held = sources[kind]
+            history = train_conv_autoencoder(ae, train, held, epochs=2, batch_size=16, seed=3, verbose=0)
+        runs[kind] = (history, ae)
+    for kind in ("rows", "map"):
+        assert runs[kind][0] == runs["floats"][0] and len(runs[kind][0]["val_loss"]) == 2, kind
+        for a, b in zip(runs[kind][1].get_weights(), runs["floats"][1].get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    ae = runs["rows"][1]
+    codes = encode_images(ae.encoder, sources["rows"][1], batch_size=5)
     assert codes.dtype == np.float64
-    np.testing.assert_allclose(codes, ae.encoder.predict(unit_floats(held), verbose=0), atol=1e-4)
+    np.testing.assert_allclose(codes, ae.encoder.predict(held_floats, verbose=0), atol=1e-4)
+    np.testing.assert_array_equal(encode_images(ae.encoder, sources["map"][1], batch_size=5), codes)
     with pytest.raises(ParameterError, match="same kind"):
-        train_conv_autoencoder(ae, train, load_celeba(verbose=False)[:8], epochs=1, verbose=0)
+        train_conv_autoencoder(ae, sources["rows"][0], load_celeba(verbose=False)[:8], epochs=1, verbose=0)
     with pytest.raises(ParameterError, match="uint8 images"):
-        encode_images(ae.encoder, unit_floats(held))
+        encode_images(ae.encoder, held_floats)
 
 
 def test_point_set_scores_tell_real_like_points_from_a_void():

@@ -375,10 +375,10 @@ def cache_faces(faces: CelebA, size: int, path: str | Path, batch: int = 256, ve
     :class:`~latentlab.data.frame_cache.FrameCache` at ``path``: read back while it holds these very images (the same
     names in the same zip or folder, whose size and time have not changed) at this size, otherwise decoded now,
     ``batch`` images at a time on a thread per core, with a progress bar. Memory: two batches per core. Its
-    :meth:`~latentlab.data.frame_cache.FrameCache.array` is then an array read from the file as it is used instead of
-    held in memory (CelebA's 202,599 faces at 64 px: 2.5 GB), and every later pass over the faces (an epoch, an
-    encoding) reads that file instead of decoding jpgs again; a second run skips the decoding. Unusable images are
-    left out, as ``images`` leaves them out, and recorded in ``faces.skipped``, also when the cache is read back."""
+    :meth:`~latentlab.data.frame_cache.FrameCache.rows` are then read from the file a batch at a time as they are
+    used (CelebA's 202,599 faces at 64 px: 2.5 GB), and every later pass over the faces (an epoch, an encoding) reads
+    that file instead of decoding jpgs again; a second run skips the decoding. Unusable images are left out, as
+    ``images`` leaves them out, and recorded in ``faces.skipped``, also when the cache is read back."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 

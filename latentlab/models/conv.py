@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from latentlab.batching import predict
+from latentlab.batching import LazyRows, is_uint8_images, predict
 from latentlab.errors import ParameterError
 from latentlab.models.losses import get_loss
 from latentlab.models.training import compile_options, fit
@@ -102,14 +102,14 @@ def _streamed() -> Iterator[None]:
         yield
 
 
-def _images(faces: ImageSet | np.ndarray, what: str) -> bool:
-    """Whether ``faces`` are uint8 images (an array, e.g. a cache's memory map) rather than a streamed image set;
+def _images(faces: ImageSet | np.ndarray | LazyRows, what: str) -> bool:
+    """Whether ``faces`` are uint8 images (an array, or a cache file's rows) rather than a streamed image set;
     a :class:`ParameterError` for anything else, or for no images."""
-    uint8 = isinstance(faces, np.ndarray) and faces.dtype == np.uint8 and faces.ndim == 4
+    uint8 = is_uint8_images(faces) and faces.ndim == 4
     if not uint8 and (not callable(getattr(faces, "dataset", None)) or not hasattr(faces, "__len__")):
         raise ParameterError(
             f"{what} is a {type(faces).__name__} {getattr(faces, 'dtype', '')}; give uint8 images (n, h, w, c), such "
-            "as celeba.cache_faces(...).array(), or an image set with .dataset(batch_size), such as "
+            "as celeba.cache_faces(...).rows(), or an image set with .dataset(batch_size), such as "
             "latentlab.data.celeba.load_celeba(...)."
         )
     if len(faces) == 0:
@@ -118,10 +118,10 @@ def _images(faces: ImageSet | np.ndarray, what: str) -> bool:
 
 
 def encode_images(
-    encoder: keras.Model, faces: ImageSet | np.ndarray, batch_size: int = 256, progress: str | None = None
+    encoder: keras.Model, faces: ImageSet | np.ndarray | LazyRows, batch_size: int = 256, progress: str | None = None
 ) -> np.ndarray:
-    """Latent vectors (n, d) float64 of uint8 images (n, h, w, c) (0-255, e.g. the memory map of
-    :func:`~latentlab.data.celeba.cache_faces`: a batch is read and converted at a time) or of a streamed image set
+    """Latent vectors (n, d) float64 of uint8 images (n, h, w, c) (0-255: an array, or the rows of
+    :func:`~latentlab.data.celeba.cache_faces`'s file, read and converted a batch at a time) or of a streamed image set
     (``faces.dataset``: decoded as it is encoded), encoded in batches; ``progress`` names a progress bar."""
     if _images(faces, "faces"):
         return np.asarray(predict(encoder, faces, batch_size, progress=progress, from_uint8=True), np.float64)
@@ -131,19 +131,19 @@ def encode_images(
 
 def train_conv_autoencoder(
     autoencoder: keras.Model,
-    faces: ImageSet | np.ndarray,
-    held_out: ImageSet | np.ndarray,
+    faces: ImageSet | np.ndarray | LazyRows,
+    held_out: ImageSet | np.ndarray | LazyRows,
     epochs: int,
     batch_size: int = 32,
     checkpoint_dir: str | Path | None = None,
     seed: int = 0,
     verbose: int | str = 2,
 ) -> dict[str, list[float]]:
-    """Train on uint8 images (n, h, w, c) (e.g. the memory map of :func:`~latentlab.data.celeba.cache_faces`, fed a
-    batch at a time as float32 in [0, 1]: ``fit(from_uint8=True)``) or on a streamed image set (``faces.dataset``,
-    e.g. a :class:`~latentlab.data.celeba.CelebA`), reshuffled every epoch from ``seed``, with ``held_out`` (of the
-    same kind) as validation data, through the resumable :func:`latentlab.models.fit`. Returns the loss history of
-    all epochs."""
+    """Train on uint8 images (n, h, w, c) (an array, or the rows of :func:`~latentlab.data.celeba.cache_faces`'s file,
+    read and fed a batch at a time as float32 in [0, 1]: ``fit(from_uint8=True)``) or on a streamed image set
+    (``faces.dataset``, e.g. a :class:`~latentlab.data.celeba.CelebA`), reshuffled every epoch from ``seed``, with
+    ``held_out`` (of the same kind) as validation data, through the resumable :func:`latentlab.models.fit`. Returns
+    the loss history of all epochs."""
     arrays = _images(faces, "faces")
     if _images(held_out, "held_out") != arrays:
         raise ParameterError("give faces and held_out of the same kind: both uint8 image arrays, or both image sets.")

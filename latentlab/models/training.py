@@ -28,7 +28,15 @@ from typing import Any
 import keras
 import numpy as np
 
-from latentlab.batching import ImageRows, array_batches, array_sequence, shuffled_rows, unit_floats
+from latentlab.batching import (
+    ImageRows,
+    LazyRows,
+    array_batches,
+    array_sequence,
+    is_uint8_images,
+    shuffled_rows,
+    unit_floats,
+)
 from latentlab.config import current_seed, max_steps
 from latentlab.errors import ParameterError, TrainingError
 from latentlab.io import atomic_path, write_json
@@ -56,7 +64,7 @@ def data_fingerprint(*arrays: Any) -> str:
         if isinstance(a, (list, tuple)):
             digest.update(data_fingerprint(*a).encode())
             continue
-        a = a if isinstance(a, ImageRows) else np.asarray(a)  # rows: the values of the array they stand for
+        a = a if isinstance(a, (ImageRows, LazyRows)) else np.asarray(a)  # rows: the values of the array they stand for
         digest.update(f"{a.shape}{a.dtype}".encode())
         if len(a):
             picks = np.unique(np.linspace(0, len(a) - 1, min(len(a), 257)).astype(int))
@@ -398,7 +406,7 @@ def _uint8_arrays(x: Any, y: Any, validation_data: Any, convert: bool) -> tuple[
     if isinstance(validation_data, tuple):
         arrays.update({f"validation_data[{i}]": a for i, a in enumerate(validation_data)})
     for name, a in arrays.items():
-        if a is not None and not (isinstance(a, np.ndarray) and a.dtype == np.uint8):
+        if a is not None and not is_uint8_images(a):
             raise ParameterError(
                 f"fit(from_uint8=True): {name} is {type(a).__name__} {getattr(a, 'dtype', '')}; give uint8 image "
                 "arrays (0-255), or leave from_uint8 off for floats."
@@ -514,7 +522,7 @@ def fit(
     if from_uint8:
         # converted per batch as they are read where there are targets (inputs alone go to Keras as they are)
         x, y, validation_data = _uint8_arrays(x, y, validation_data, convert=y is None)
-    if _is_arrays(x, (np.ndarray, ImageRows)):
+    if _is_arrays(x, (np.ndarray, ImageRows, LazyRows)):
         fingerprint = data_fingerprint(*(a for a in (x, y) if a is not None)) + ("/255" if from_uint8 else "")
         n_samples = len(x[0]) if isinstance(x, (list, tuple)) else len(x)
     elif n_samples is None:
@@ -544,9 +552,11 @@ def fit(
     if rows:
         feed = {"x": shuffled_rows(list(x), batch_size), "y": None}
         feed.update(batch_size=None, shuffle=False)
-    if _is_arrays(x) and y is not None:
+    arrays = (np.ndarray, LazyRows)  # LazyRows (a cache file's rows): read a batch at a time, as arrays are gathered
+    if _is_arrays(x, arrays) and y is not None:
         seed = current_seed() if seed is None else seed
-        checked = isinstance(validation_data, tuple) and len(validation_data) == 2 and _is_arrays(validation_data[0])
+        checked = isinstance(validation_data, tuple) and len(validation_data) == 2
+        checked = checked and _is_arrays(validation_data[0], arrays)
         if tensorflow:
             import tensorflow as tf
 
