@@ -192,9 +192,8 @@ def predict(
     from a Keras model's input but whose size matches (images into a dense encoder) are reshaped to it.
 
     ``from_uint8=True`` takes uint8 images (0-255: an array, or :class:`LazyRows` such as a cache file's rows, read a
-    batch at a time) and feeds each batch as float32
-    in [0, 1] (the values of :func:`unit_floats`), so no float copy of them all is made: 162,770 CelebA faces at 64 x
-    64 are 2.0 GB as uint8 and 8.0 GB as float32."""
+    batch at a time) and feeds each batch as float32 in [0, 1] (the values of :func:`unit_floats`), so no float copy
+    of them all is made: 162,770 CelebA faces at 64 x 64 are 2.0 GB as uint8 and 8.0 GB as float32."""
     if from_uint8:
         if not is_uint8_images(x):
             raise ParameterError(
@@ -344,8 +343,9 @@ def array_sequence(
         def __getitem__(self, index: int) -> tuple[Any, Any]:
             if not 0 <= index < len(self):
                 raise IndexError(index)
-            picked = np.sort(self.order()[index * batch_size : (index + 1) * batch_size])  # sorted: a memory map
-            inputs = rows(x, picked)  # reads in file order; a batch's order does not change its gradient
+            # sorted, so that a file's rows are read in order; the order within a batch does not change its gradient
+            picked = np.sort(self.order()[index * batch_size : (index + 1) * batch_size])
+            inputs = rows(x, picked)
             return inputs, inputs if same else rows(y, picked)
 
     return ArraySequence()

@@ -501,9 +501,10 @@ def fit(
     Keras's order and with the values of the arrays they stand for (same batches, same weights), holding the images
     once; otherwise they are made into those arrays first.
 
-    ``from_uint8=True`` takes uint8 image arrays (0-255: x, y and validation arrays) and feeds the model float32
-    in [0, 1], each batch converted as it is read, so memory holds the uint8 images once (they may be a memory map),
-    not a float copy (4x their size) and its tensor; inputs without targets are converted once before training.
+    ``from_uint8=True`` takes uint8 image arrays (0-255: x, y and validation arrays; memory maps, or
+    :class:`~latentlab.batching.LazyRows` such as a cache file's rows) and feeds the model float32 in [0, 1], each
+    batch converted as it is read, so memory holds the uint8 images at most once, not a float copy (4x their size)
+    and its tensor; inputs without targets are converted once before training.
     Targets are converted too, so they must be images shaped like the inputs (an autoencoder's): uint8 class labels
     are refused.
 
